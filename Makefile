@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# leaktrace: top-level entry points.
+#
+#   make demo     set up, build, and trace a diffusion scenario across VMs
+#   make check    host unit tests, module build, testbed smoke suite (TAP)
+#
+# Everything heavy (the testbed kernel) is cached outside the checkout in
+# $(LEAKTRACE_CACHE) (default /var/cache/leaktrace); see README.md.
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD := $(ROOT)/build
+VARIANT ?= release
+export LEAKTRACE_KERNEL_VARIANT := $(VARIANT)
+
+# Static binaries that run inside the testbed (L1 host and L2 guests).
+RUST_TARGET := x86_64-unknown-linux-gnu
+STATIC_RUSTFLAGS := -C target-feature=+crt-static
+USER_BINS := leaktrace lt-devtest
+
+.PHONY: all setup kernel module user testbed-deps check unit-test smoke demo clean help
+
+all: testbed-deps
+
+help:
+	@sed -n 's/^#   //p' $(ROOT)/Makefile
+
+setup:
+	@$(ROOT)/scripts/setup
+
+# The kernel build is cached; this prints the cached tree when it is warm.
+kernel: setup
+	@$(ROOT)/scripts/build-kernel --variant $(VARIANT) >/dev/null
+
+# leaktrace.ko, built out of tree against the cached kernel, objects in
+# build/kmod (MO=) so the source tree stays clean.
+module: kernel
+	@$(ROOT)/scripts/build-module --variant $(VARIANT)
+
+# Userspace: the reader and the in-testbed test programs, linked statically
+# so they run in L1 and L2 without the host's libraries.
+user:
+	@cargo build --quiet --release --locked --target $(RUST_TARGET) \
+		--target-dir $(BUILD)/cargo \
+		$(foreach b,$(USER_BINS),--bin $(b)) \
+		--config 'target.$(RUST_TARGET).rustflags=["$(subst $() ,"$(comma)",$(STATIC_RUSTFLAGS))"]'
+	@mkdir -p $(BUILD)/bin
+	@$(foreach b,$(USER_BINS),install -m 0755 $(BUILD)/cargo/$(RUST_TARGET)/release/$(b) $(BUILD)/bin/$(b);)
+
+comma := ,
+
+testbed-deps: module user
+
+unit-test:
+	@cargo test --quiet --locked --target-dir $(BUILD)/cargo-host
+
+check: setup
+	@$(ROOT)/scripts/check
+
+demo: setup testbed-deps
+	@$(ROOT)/scripts/demo
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * leaktrace C shim: the few things the Rust kernel crate of Linux 7.3 has
+ * no abstraction for. Every function here is called from Rust through an
+ * `extern "C"` declaration in rust/kmod/shim.rs; keep both in sync.
+ */
+#ifndef LEAKTRACE_SHIM_H
+#define LEAKTRACE_SHIM_H
+
+#include <linux/types.h>
+
+struct file_operations;
+struct file;
+struct leaktrace_chardev;
+
+/*
+ * Register a misc character device /dev/@name with mode @mode and the
+ * caller's own file operations. Rust's MiscDeviceRegistration builds its
+ * own file_operations (no .poll in 7.3) and cannot set the mode, so the
+ * node is registered here, as binderfs does for rust_binder_fops.
+ * @data is handed back by leaktrace_chardev_data() in .open.
+ * Returns an ERR_PTR() on failure.
+ */
+struct leaktrace_chardev *
+leaktrace_chardev_register(const char *name, umode_t mode,
+			   const struct file_operations *fops, void *data);
+
+/* Remove the device node; no new open() can start once this returns. */
+void leaktrace_chardev_unregister(struct leaktrace_chardev *dev);
+
+/*
+ * In .open, before private_data is replaced: the @data given at
+ * registration (misc_open() leaves the struct miscdevice in private_data).
+ */
+void *leaktrace_chardev_data(struct file *file);
+
+/* CLOCK_MONOTONIC in nanoseconds (the kernel crate exposes no raw value). */
+u64 leaktrace_clock_ns(void);
+
+#endif /* LEAKTRACE_SHIM_H */
