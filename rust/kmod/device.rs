@@ -12,6 +12,7 @@ use crate::abi::IOCTL_EMIT_TEST;
 use crate::abi::IOCTL_GET_INFO;
 use crate::hub::Hub;
 use crate::shim;
+use core::ptr;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::from_err_ptr;
@@ -23,6 +24,7 @@ use kernel::ffi::c_ulong;
 use kernel::ffi::c_void;
 use kernel::fs::file::flags::O_NONBLOCK;
 use kernel::fs::File;
+use kernel::module::this_module;
 use kernel::prelude::*;
 use kernel::sync::poll::PollTable;
 use kernel::sync::Arc;
@@ -58,7 +60,7 @@ impl EventDevice {
         // SAFETY: the name and `FOPS` are static; `data` stays valid until
         // `Drop` unregisters the device, because `Self` keeps `hub`.
         let raw = unsafe {
-            shim::leaktrace_chardev_register(c"leaktrace".as_char_ptr(), DEVICE_MODE, &FOPS.0, data)
+            shim::leaktrace_chardev_register(c"leaktrace".as_char_ptr(), DEVICE_MODE, ptr::from_ref(&FOPS.0).cast(), data)
         };
         let raw = from_err_ptr(raw)?;
         // INVARIANT: registered above with `data` from `hub`, kept below.
@@ -84,7 +86,7 @@ struct AssertSync<T>(T);
 unsafe impl<T> Sync for AssertSync<T> {}
 
 static FOPS: AssertSync<bindings::file_operations> = AssertSync(bindings::file_operations {
-    owner: kernel::this_module::<crate::LocalModule>().as_ptr(),
+    owner: this_module::<crate::LocalModule>().as_ptr(),
     open: Some(leaktrace_open),
     release: Some(leaktrace_release),
     read: Some(leaktrace_read),
@@ -99,7 +101,7 @@ static FOPS: AssertSync<bindings::file_operations> = AssertSync(bindings::file_o
 /// Called by the VFS (via `misc_open()`) for a file of our device.
 unsafe extern "C" fn leaktrace_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: `misc_open()` put our `struct miscdevice` in `private_data`.
-    let data = unsafe { shim::leaktrace_chardev_data(file) };
+    let data = unsafe { shim::leaktrace_chardev_data(file.cast()) };
     // SAFETY: `data` is `Arc::as_ptr()` of the hub that the registered
     // `EventDevice` holds; `misc_open()` runs this under `misc_mtx`, which
     // unregistration also takes, so the `EventDevice` is alive.
@@ -189,6 +191,6 @@ unsafe extern "C" fn leaktrace_ioctl(file: *mut bindings::file, cmd: c_uint, arg
     };
     match result {
         Ok(()) => 0,
-        Err(e) => e.to_errno().into(),
+        Err(e) => e.to_errno() as c_long,
     }
 }

@@ -3,7 +3,10 @@
 //! Declarations of the C shim (rust/kmod/shim.c, shim.h).
 //!
 //! An out-of-tree module cannot extend the kernel's `bindings` crate, so the
-//! prototypes are repeated here; shim.h is the reference.
+//! prototypes are repeated here; shim.h is the reference. Pointers to
+//! kernel structures cross as `c_void`: some of them (e.g. `struct file`
+//! with ITS mitigations) contain zero-sized members that rustc's
+//! `improper_ctypes` lint rejects, depending on the configuration.
 
 use kernel::bindings;
 use kernel::ffi::c_char;
@@ -20,7 +23,7 @@ extern "C" {
     pub(crate) fn leaktrace_chardev_register(
         name: *const c_char,
         mode: bindings::umode_t,
-        fops: *const bindings::file_operations,
+        fops: *const c_void,
         data: *mut c_void,
     ) -> *mut LeaktraceChardev;
 
@@ -28,7 +31,7 @@ extern "C" {
     pub(crate) fn leaktrace_chardev_unregister(dev: *mut LeaktraceChardev);
 
     /// See `leaktrace_chardev_data()` in shim.h.
-    pub(crate) fn leaktrace_chardev_data(file: *mut bindings::file) -> *mut c_void;
+    pub(crate) fn leaktrace_chardev_data(file: *mut c_void) -> *mut c_void;
 
     /// See `leaktrace_clock_ns()` in shim.h.
     fn leaktrace_clock_ns() -> u64;
