@@ -146,7 +146,7 @@ impl RecordHeader {
             && self.version == ABI_VERSION
             && size >= core::mem::size_of::<Self>()
             && size <= RECORD_MAX_SIZE
-            && size % RECORD_ALIGN == 0
+            && size.is_multiple_of(RECORD_ALIGN)
     }
 }
 
@@ -242,8 +242,9 @@ const _: () = assert!(core::mem::size_of::<LoadedRecord>() == 32);
 const _: () = assert!(core::mem::size_of::<HeartbeatRecord>() == 56);
 const _: () = assert!(core::mem::size_of::<Info>() == 56);
 const _: () = assert!(core::mem::size_of::<TestRecord>() == 40);
-const _: () = assert!(core::mem::size_of::<LoadedRecord>() % RECORD_ALIGN == 0);
-const _: () = assert!(core::mem::size_of::<HeartbeatRecord>() % RECORD_ALIGN == 0);
+const _: () = assert!(core::mem::size_of::<LoadedRecord>().is_multiple_of(RECORD_ALIGN));
+const _: () = assert!(core::mem::size_of::<HeartbeatRecord>().is_multiple_of(RECORD_ALIGN));
+const _: () = assert!(core::mem::size_of::<TestRecord>().is_multiple_of(RECORD_ALIGN));
 
 /// The ioctl "type" byte of leaktrace (`'L'`).
 pub const IOCTL_TYPE: u32 = b'L' as u32;

@@ -60,7 +60,12 @@ impl EventDevice {
         // SAFETY: the name and `FOPS` are static; `data` stays valid until
         // `Drop` unregisters the device, because `Self` keeps `hub`.
         let raw = unsafe {
-            shim::leaktrace_chardev_register(c"leaktrace".as_char_ptr(), DEVICE_MODE, ptr::from_ref(&FOPS.0).cast(), data)
+            shim::leaktrace_chardev_register(
+                c"leaktrace".as_char_ptr(),
+                DEVICE_MODE,
+                ptr::from_ref(&FOPS.0).cast(),
+                data,
+            )
         };
         let raw = from_err_ptr(raw)?;
         // INVARIANT: registered above with `data` from `hub`, kept below.
@@ -99,7 +104,10 @@ static FOPS: AssertSync<bindings::file_operations> = AssertSync(bindings::file_o
 /// # Safety
 ///
 /// Called by the VFS (via `misc_open()`) for a file of our device.
-unsafe extern "C" fn leaktrace_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn leaktrace_open(
+    inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: `misc_open()` put our `struct miscdevice` in `private_data`.
     let data = unsafe { shim::leaktrace_chardev_data(file.cast()) };
     // SAFETY: `data` is `Arc::as_ptr()` of the hub that the registered
@@ -122,7 +130,10 @@ unsafe extern "C" fn leaktrace_open(inode: *mut bindings::inode, file: *mut bind
 /// # Safety
 ///
 /// Called by the VFS for a file opened by [`leaktrace_open`].
-unsafe extern "C" fn leaktrace_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn leaktrace_release(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: `private_data` holds the `Arc<Hub>` that `open` stored, and
     // `release` is the last operation on the file.
     let hub = unsafe { Arc::<Hub>::from_foreign((*file).private_data) };
@@ -173,7 +184,11 @@ unsafe extern "C" fn leaktrace_poll(
 ///
 /// Called by the VFS for a file opened by [`leaktrace_open`]; `arg` is a
 /// user pointer for the commands that take one.
-unsafe extern "C" fn leaktrace_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+unsafe extern "C" fn leaktrace_ioctl(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
     // SAFETY: as in `leaktrace_read`.
     let hub = unsafe { Arc::<Hub>::borrow((*file).private_data) };
     let result = match cmd {

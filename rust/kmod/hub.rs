@@ -29,12 +29,12 @@ use kernel::bindings;
 use kernel::fs::File;
 use kernel::impl_has_hr_timer;
 use kernel::new_mutex;
+use kernel::new_poll_condvar;
 use kernel::new_spinlock_irq;
 use kernel::pr_warn_once;
 use kernel::prelude::*;
 use kernel::sync::atomic::ordering;
 use kernel::sync::atomic::Atomic;
-use kernel::new_poll_condvar;
 use kernel::sync::poll::PollCondVar;
 use kernel::sync::poll::PollTable;
 use kernel::sync::Arc;
@@ -178,7 +178,12 @@ impl Hub {
     /// Empty ring: blocks until a record is queued, or `EAGAIN` if
     /// `nonblock`. A buffer shorter than the next record: `EINVAL`, nothing
     /// consumed. A faulting buffer: `EFAULT`, nothing consumed.
-    pub(crate) fn read(&self, out: &mut UserSliceWriter, len: usize, nonblock: bool) -> Result<usize> {
+    pub(crate) fn read(
+        &self,
+        out: &mut UserSliceWriter,
+        len: usize,
+        nonblock: bool,
+    ) -> Result<usize> {
         if len == 0 {
             return Ok(0);
         }

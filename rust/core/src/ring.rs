@@ -237,7 +237,10 @@ mod tests {
         assert_eq!(ring.capacity(), 1000);
         assert_eq!(ring.push(loaded().as_bytes_mut()), Ok(Pushed::Queued(0)));
         for i in 0..3 {
-            assert_eq!(ring.push(heartbeat(i).as_bytes_mut()), Ok(Pushed::Queued(i + 1)));
+            assert_eq!(
+                ring.push(heartbeat(i).as_bytes_mut()),
+                Ok(Pushed::Queued(i + 1))
+            );
         }
         let mut out = vec![0u8; 4096];
         let batch = ring.copy_out(&mut out);
@@ -260,7 +263,13 @@ mod tests {
         }
         let mut out = vec![0u8; 56 * 2 + 55];
         let batch = ring.copy_out(&mut out);
-        assert_eq!(batch, Batch { bytes: 112, records: 2 });
+        assert_eq!(
+            batch,
+            Batch {
+                bytes: 112,
+                records: 2
+            }
+        );
         ring.consume(batch);
         let mut tiny = vec![0u8; 55];
         assert_eq!(ring.copy_out(&mut tiny), Batch::default());
@@ -272,14 +281,26 @@ mod tests {
     fn full_ring_drops_newest_and_counts_it() {
         // Room for exactly two heartbeats.
         let mut ring = RecordRing::new(vec![0u8; 112]);
-        assert_eq!(ring.push(heartbeat(0).as_bytes_mut()), Ok(Pushed::Queued(0)));
-        assert_eq!(ring.push(heartbeat(1).as_bytes_mut()), Ok(Pushed::Queued(1)));
-        assert_eq!(ring.push(heartbeat(2).as_bytes_mut()), Ok(Pushed::Dropped(2)));
+        assert_eq!(
+            ring.push(heartbeat(0).as_bytes_mut()),
+            Ok(Pushed::Queued(0))
+        );
+        assert_eq!(
+            ring.push(heartbeat(1).as_bytes_mut()),
+            Ok(Pushed::Queued(1))
+        );
+        assert_eq!(
+            ring.push(heartbeat(2).as_bytes_mut()),
+            Ok(Pushed::Dropped(2))
+        );
         check_accounting(&ring);
         let mut out = vec![0u8; 1024];
         let batch = ring.copy_out(&mut out);
         ring.consume(batch);
-        assert_eq!(ring.push(heartbeat(3).as_bytes_mut()), Ok(Pushed::Queued(3)));
+        assert_eq!(
+            ring.push(heartbeat(3).as_bytes_mut()),
+            Ok(Pushed::Queued(3))
+        );
         let batch = ring.copy_out(&mut out);
         // The gap 1 -> 3 is how a reader sees the drop.
         assert_eq!(headers(&out[..batch.bytes])[0].seq, 3);
@@ -298,7 +319,10 @@ mod tests {
             for i in 0..3 {
                 let mut hb = heartbeat(round * 10 + i);
                 hb.counters.produced = 0xdead_beef_0000 + round;
-                assert!(matches!(ring.push(hb.as_bytes_mut()), Ok(Pushed::Queued(_))));
+                assert!(matches!(
+                    ring.push(hb.as_bytes_mut()),
+                    Ok(Pushed::Queued(_))
+                ));
             }
             let batch = ring.copy_out(&mut out);
             assert_eq!(batch.records, 3);
@@ -320,10 +344,16 @@ mod tests {
         let mut ring = RecordRing::new(vec![0u8; 1024]);
         let mut bad_magic = heartbeat(0);
         bad_magic.header.magic = 0;
-        assert_eq!(ring.push(bad_magic.as_bytes_mut()), Err(PushError::Malformed));
+        assert_eq!(
+            ring.push(bad_magic.as_bytes_mut()),
+            Err(PushError::Malformed)
+        );
         let mut bad_size = heartbeat(0);
         bad_size.header.size = 48;
-        assert_eq!(ring.push(bad_size.as_bytes_mut()), Err(PushError::Malformed));
+        assert_eq!(
+            ring.push(bad_size.as_bytes_mut()),
+            Err(PushError::Malformed)
+        );
         assert_eq!(ring.push(&mut [0u8; 4]), Err(PushError::Malformed));
         assert_eq!(ring.counters(), Counters::default());
     }
@@ -346,7 +376,10 @@ mod tests {
     fn zero_capacity_ring_drops_everything() {
         let mut ring = RecordRing::new(vec![0u8; 7]);
         assert_eq!(ring.capacity(), 0);
-        assert_eq!(ring.push(heartbeat(0).as_bytes_mut()), Ok(Pushed::Dropped(0)));
+        assert_eq!(
+            ring.push(heartbeat(0).as_bytes_mut()),
+            Ok(Pushed::Dropped(0))
+        );
         assert_eq!(ring.next_record_size(), None);
         check_accounting(&ring);
     }
