@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Decoding of the bytes read from `/dev/leaktrace` into typed records, and
+//! detection of sequence gaps.
+//!
+//! Every `read()` of the device returns whole records back to back (never a
+//! partial one), so each read buffer is decoded on its own; a [`Decoder`]
+//! carries the stream position and the last sequence number from one read to
+//! the next. The layout comes from `leaktrace-abi` only: records are parsed
+//! with [`Pod::read_from`] and checked with [`RecordHeader::is_well_formed`].
+//!
+//! Nothing is skipped silently: a record that is not well formed (bad magic,
+//! version or size), a truncated record, a known kind whose size is not its
+//! structure's size, or a sequence number that does not increase is a
+//! [`DecodeError`] that names its byte offset in the stream. A record of a
+//! kind this build does not know is well formed and is returned as
+//! [`Record::Unknown`]; its payload is skipped by its header's `size`.
+
+use core::fmt;
+use core::mem::size_of;
+use leaktrace_abi::HeartbeatRecord;
+use leaktrace_abi::LoadedRecord;
+use leaktrace_abi::Pod;
+use leaktrace_abi::RecordHeader;
+use leaktrace_abi::RecordKind;
+use leaktrace_abi::TestRecord;
+use leaktrace_abi::ABI_VERSION;
+use leaktrace_abi::RECORD_ALIGN;
+use leaktrace_abi::RECORD_MAGIC;
+use leaktrace_abi::RECORD_MAX_SIZE;
+
+/// One decoded record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// [`RecordKind::Loaded`]: the module was loaded (sequence number 0).
+    Loaded(LoadedRecord),
+    /// [`RecordKind::Heartbeat`]: periodic, with the ring's counters.
+    Heartbeat(HeartbeatRecord),
+    /// [`RecordKind::Test`]: produced by `IOCTL_EMIT_TEST`.
+    Test(TestRecord),
+    /// A well-formed record of a kind this build does not know (a newer
+    /// module); only its header is kept, its payload was skipped by `size`.
+    Unknown(RecordHeader),
+}
+
+impl Record {
+    /// The record's common header.
+    pub fn header(&self) -> &RecordHeader {
+        match self {
+            Self::Loaded(r) => &r.header,
+            Self::Heartbeat(r) => &r.header,
+            Self::Test(r) => &r.header,
+            Self::Unknown(h) => h,
+        }
+    }
+
+    /// The record's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.header().seq
+    }
+}
+
+/// What a reader observes, in stream order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Records `first_seq ..= first_seq + count - 1` never reached this
+    /// reader: the ring was full and dropped them (the module counts them in
+    /// `dropped`), or another reader of the device consumed them (readers
+    /// split the stream). Reported just before the record that revealed the
+    /// gap.
+    Lost {
+        /// Sequence number of the first record missing.
+        first_seq: u64,
+        /// Number of consecutive records missing.
+        count: u64,
+    },
+    /// A record.
+    Record(Record),
+}
+
+/// What is wrong with the bytes at some offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// Fewer bytes than a header, or than the header's `size`, are left in
+    /// the read buffer: the device returned a partial record.
+    Truncated {
+        /// Bytes left in the buffer from the record's start.
+        available: usize,
+        /// Bytes needed (a header's size, or the record's `size`).
+        needed: usize,
+    },
+    /// `magic` is not [`RECORD_MAGIC`].
+    BadMagic(u16),
+    /// `version` is not [`ABI_VERSION`].
+    BadVersion(u16),
+    /// `size` is smaller than a header, larger than [`RECORD_MAX_SIZE`] or
+    /// not a multiple of [`RECORD_ALIGN`].
+    BadSize(u16),
+    /// A known kind whose `size` is not the size of its structure (the ABI
+    /// never changes an existing record's layout).
+    WrongSizeForKind {
+        /// The record's kind.
+        kind: RecordKind,
+        /// Its `size` field.
+        size: u16,
+        /// `size_of` the kind's structure.
+        expected: usize,
+    },
+    /// The sequence number did not increase (records come out of the ring
+    /// in the order they were produced).
+    SeqNotIncreasing {
+        /// Sequence number of the previous record this reader decoded.
+        previous: u64,
+        /// Sequence number of this record.
+        seq: u64,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Truncated { available, needed } => write!(
+                f,
+                "truncated record: {available} bytes left in the read buffer, {needed} needed"
+            ),
+            Self::BadMagic(magic) => {
+                write!(f, "bad magic {magic:#06x} (expected {RECORD_MAGIC:#06x})")
+            }
+            Self::BadVersion(version) => {
+                write!(f, "bad ABI version {version} (expected {ABI_VERSION})")
+            }
+            Self::BadSize(size) => write!(
+                f,
+                "bad size {size} (must be {}..={RECORD_MAX_SIZE} and a multiple of {RECORD_ALIGN})",
+                size_of::<RecordHeader>()
+            ),
+            Self::WrongSizeForKind {
+                kind,
+                size,
+                expected,
+            } => write!(f, "{kind:?} record of size {size} (expected {expected})"),
+            Self::SeqNotIncreasing { previous, seq } => {
+                write!(f, "sequence number {seq} after {previous}: not increasing")
+            }
+        }
+    }
+}
+
+/// A malformed record in the stream: never skipped, always reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Byte offset of the record's start in the whole stream this reader
+    /// decoded (all reads concatenated).
+    pub offset: u64,
+    /// Byte offset of the record's start in the read buffer it came in.
+    pub offset_in_read: usize,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "malformed record at stream offset {} (byte {} of its read): {}",
+            self.offset, self.offset_in_read, self.problem
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Explains why a header that is not [`RecordHeader::is_well_formed`] is not.
+fn diagnose(header: &RecordHeader) -> Problem {
+    if header.magic != RECORD_MAGIC {
+        Problem::BadMagic(header.magic)
+    } else if header.version != ABI_VERSION {
+        Problem::BadVersion(header.version)
+    } else {
+        Problem::BadSize(header.size)
+    }
+}
+
+/// Parses the kind-specific structure `T` of a record whose size was
+/// checked against `size_of::<T>()`.
+fn parse<T: Pod>(bytes: &[u8], kind: RecordKind, size: u16) -> Result<T, Problem> {
+    let expected = size_of::<T>();
+    if usize::from(size) != expected {
+        return Err(Problem::WrongSizeForKind {
+            kind,
+            size,
+            expected,
+        });
+    }
+    // Cannot fail: the caller checked that `size` bytes are available.
+    T::read_from(bytes).ok_or(Problem::Truncated {
+        available: bytes.len(),
+        needed: expected,
+    })
+}
+
+/// Decodes the record at the start of `bytes`; returns it and its size.
+///
+/// Does not look at sequence numbers (see [`Decoder`]).
+pub fn decode_record(bytes: &[u8]) -> Result<(Record, usize), Problem> {
+    let header = RecordHeader::read_from(bytes).ok_or(Problem::Truncated {
+        available: bytes.len(),
+        needed: size_of::<RecordHeader>(),
+    })?;
+    if !header.is_well_formed() {
+        return Err(diagnose(&header));
+    }
+    let size = usize::from(header.size);
+    if bytes.len() < size {
+        return Err(Problem::Truncated {
+            available: bytes.len(),
+            needed: size,
+        });
+    }
+    let bytes = &bytes[..size];
+    let record = match RecordKind::from_raw(header.kind) {
+        Some(kind @ RecordKind::Loaded) => Record::Loaded(parse(bytes, kind, header.size)?),
+        Some(kind @ RecordKind::Heartbeat) => Record::Heartbeat(parse(bytes, kind, header.size)?),
+        Some(kind @ RecordKind::Test) => Record::Test(parse(bytes, kind, header.size)?),
+        None => Record::Unknown(header),
+    };
+    Ok((record, size))
+}
+
+/// Decodes a stream of reads into [`Event`]s, reporting sequence gaps.
+///
+/// The first record decoded never reports a gap before it: records
+/// produced before this reader started may have gone to someone else.
+#[derive(Clone, Debug, Default)]
+pub struct Decoder {
+    offset: u64,
+    last_seq: Option<u64>,
+}
+
+impl Decoder {
+    /// A decoder at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes decoded so far (the stream offset of the next read's start).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Sequence number of the last record decoded, if any.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last_seq
+    }
+
+    /// Decodes one read buffer, which must hold whole records only, and
+    /// appends its events to `out`.
+    ///
+    /// On error, `out` holds the events of the records before the bad one
+    /// (so that they can still be shown), and the decoder should not be
+    /// used further: the stream cannot be resynchronised.
+    pub fn decode(&mut self, buf: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        let mut at = 0;
+        while at < buf.len() {
+            let fail = |problem| DecodeError {
+                offset: self.offset + at as u64,
+                offset_in_read: at,
+                problem,
+            };
+            let (record, size) = decode_record(&buf[at..]).map_err(fail)?;
+            let seq = record.seq();
+            if let Some(previous) = self.last_seq {
+                if seq <= previous {
+                    return Err(fail(Problem::SeqNotIncreasing { previous, seq }));
+                }
+                if seq > previous + 1 {
+                    out.push(Event::Lost {
+                        first_seq: previous + 1,
+                        count: seq - previous - 1,
+                    });
+                }
+            }
+            self.last_seq = Some(seq);
+            out.push(Event::Record(record));
+            at += size;
+        }
+        self.offset += buf.len() as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leaktrace_abi::Counters;
+
+    fn loaded(seq: u64) -> LoadedRecord {
+        let mut r = LoadedRecord {
+            header: RecordHeader::new::<LoadedRecord>(RecordKind::Loaded, 100),
+            ring_bytes: 262144,
+            heartbeat_ms: 1000,
+        };
+        r.header.seq = seq;
+        r
+    }
+
+    fn heartbeat(seq: u64) -> HeartbeatRecord {
+        let mut r = HeartbeatRecord {
+            header: RecordHeader::new::<HeartbeatRecord>(RecordKind::Heartbeat, 200),
+            counters: Counters {
+                produced: seq,
+                delivered: seq - 1,
+                dropped: 1,
+                queued: 0,
+            },
+        };
+        r.header.seq = seq;
+        r
+    }
+
+    fn test(seq: u64, index: u64, burst: u64) -> TestRecord {
+        let mut r = TestRecord {
+            header: RecordHeader::new::<TestRecord>(RecordKind::Test, 300),
+            index,
+            burst,
+        };
+        r.header.seq = seq;
+        r
+    }
+
+    /// A record of a kind from the future: a header and 16 payload bytes.
+    fn unknown(seq: u64) -> Vec<u8> {
+        let header = RecordHeader {
+            magic: RECORD_MAGIC,
+            version: ABI_VERSION,
+            kind: 0x77,
+            size: 40,
+            seq,
+            time_ns: 400,
+        };
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend_from_slice(&[0xee; 16]);
+        bytes
+    }
+
+    fn concat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    fn decode_all(buf: &[u8]) -> Result<Vec<Event>, DecodeError> {
+        let mut events = Vec::new();
+        Decoder::new().decode(buf, &mut events)?;
+        Ok(events)
+    }
+
+    #[test]
+    fn decodes_every_known_kind_in_order() {
+        let buf = concat(&[
+            loaded(0).as_bytes(),
+            heartbeat(1).as_bytes(),
+            test(2, 0, 1).as_bytes(),
+        ]);
+        let events = decode_all(&buf).unwrap();
+        assert_eq!(
+            events,
+            [
+                Event::Record(Record::Loaded(loaded(0))),
+                Event::Record(Record::Heartbeat(heartbeat(1))),
+                Event::Record(Record::Test(test(2, 0, 1))),
+            ]
+        );
+    }
+
+    #[test]
+    fn gap_in_seq_is_reported_as_lost_before_the_record() {
+        let buf = concat(&[heartbeat(5).as_bytes(), test(9, 0, 1).as_bytes()]);
+        let events = decode_all(&buf).unwrap();
+        assert_eq!(
+            events,
+            [
+                Event::Record(Record::Heartbeat(heartbeat(5))),
+                Event::Lost {
+                    first_seq: 6,
+                    count: 3
+                },
+                Event::Record(Record::Test(test(9, 0, 1))),
+            ]
+        );
+    }
+
+    #[test]
+    fn gap_across_reads_is_reported_and_first_record_is_not_a_gap() {
+        let mut decoder = Decoder::new();
+        let mut events = Vec::new();
+        decoder
+            .decode(heartbeat(7).as_bytes(), &mut events)
+            .unwrap();
+        assert_eq!(events.len(), 1, "no gap before the first record seen");
+        decoder
+            .decode(heartbeat(8).as_bytes(), &mut events)
+            .unwrap();
+        decoder
+            .decode(heartbeat(10).as_bytes(), &mut events)
+            .unwrap();
+        assert_eq!(
+            events[2],
+            Event::Lost {
+                first_seq: 9,
+                count: 1
+            }
+        );
+        assert_eq!(decoder.offset(), 3 * 56);
+        assert_eq!(decoder.last_seq(), Some(10));
+    }
+
+    #[test]
+    fn unknown_kind_is_skipped_by_size() {
+        let buf = concat(&[&unknown(3), test(4, 1, 2).as_bytes()]);
+        let events = decode_all(&buf).unwrap();
+        match events[0] {
+            Event::Record(Record::Unknown(h)) => {
+                assert_eq!((h.kind, h.size, h.seq), (0x77, 40, 3));
+            }
+            other => panic!("expected an unknown record, got {other:?}"),
+        }
+        assert_eq!(events[1], Event::Record(Record::Test(test(4, 1, 2))));
+    }
+
+    #[test]
+    fn truncated_record_is_an_error_with_its_offset() {
+        let full = concat(&[heartbeat(1).as_bytes(), test(2, 0, 1).as_bytes()]);
+        let cut = &full[..full.len() - 8];
+        let mut events = Vec::new();
+        let err = Decoder::new().decode(cut, &mut events).unwrap_err();
+        assert_eq!(err.offset, 56);
+        assert_eq!(err.offset_in_read, 56);
+        assert_eq!(
+            err.problem,
+            Problem::Truncated {
+                available: 32,
+                needed: 40
+            }
+        );
+        // The good record before it is still returned.
+        assert_eq!(events, [Event::Record(Record::Heartbeat(heartbeat(1)))]);
+
+        // Not even a whole header.
+        let err = decode_all(&full[..56 + 10]).unwrap_err();
+        assert_eq!(
+            err.problem,
+            Problem::Truncated {
+                available: 10,
+                needed: 24
+            }
+        );
+    }
+
+    #[test]
+    fn bad_magic_is_an_error_with_stream_offset() {
+        let mut decoder = Decoder::new();
+        let mut events = Vec::new();
+        decoder
+            .decode(heartbeat(1).as_bytes(), &mut events)
+            .unwrap();
+        let mut bad = test(2, 0, 1);
+        bad.header.magic = 0x4c54; // byte-swapped
+        let buf = concat(&[test(2, 0, 1).as_bytes(), bad.as_bytes()]);
+        let err = decoder.decode(&buf, &mut events).unwrap_err();
+        assert_eq!(err.offset, 56 + 40);
+        assert_eq!(err.offset_in_read, 40);
+        assert_eq!(err.problem, Problem::BadMagic(0x4c54));
+        assert!(err.to_string().contains("stream offset 96"), "{err}");
+    }
+
+    #[test]
+    fn bad_version_and_sizes_are_errors() {
+        let mut bad = heartbeat(1);
+        bad.header.version = ABI_VERSION + 1;
+        assert_eq!(
+            decode_record(bad.as_bytes()).unwrap_err(),
+            Problem::BadVersion(ABI_VERSION + 1)
+        );
+
+        for size in [0u16, 16, 52, 2048] {
+            let mut bad = heartbeat(1);
+            bad.header.size = size;
+            assert_eq!(
+                decode_record(bad.as_bytes()).unwrap_err(),
+                Problem::BadSize(size),
+                "size {size}"
+            );
+        }
+
+        // Well formed in general, but not the size of a heartbeat.
+        let mut bytes = heartbeat(1).as_bytes().to_vec();
+        bytes.extend_from_slice(&[0; 8]);
+        bytes[6..8].copy_from_slice(&64u16.to_ne_bytes());
+        assert_eq!(
+            decode_record(&bytes).unwrap_err(),
+            Problem::WrongSizeForKind {
+                kind: RecordKind::Heartbeat,
+                size: 64,
+                expected: 56
+            }
+        );
+    }
+
+    #[test]
+    fn seq_going_backwards_is_an_error() {
+        let buf = concat(&[heartbeat(5).as_bytes(), heartbeat(5).as_bytes()]);
+        let err = decode_all(&buf).unwrap_err();
+        assert_eq!(
+            err.problem,
+            Problem::SeqNotIncreasing {
+                previous: 5,
+                seq: 5
+            }
+        );
+        assert_eq!(err.offset, 56);
+    }
+
+    #[test]
+    fn empty_read_decodes_to_nothing() {
+        assert_eq!(decode_all(&[]).unwrap(), []);
+    }
+}
