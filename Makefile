@@ -18,7 +18,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_RUSTFLAGS := -C target-feature=+crt-static
 USER_BINS := leaktrace lt-devtest
 
-.PHONY: all setup kernel module user testbed-deps check unit-test smoke demo clean help
+.PHONY: all setup kernel module user testbed-deps check unit-test stability demo clean help
 
 all: testbed-deps
 
@@ -56,6 +56,10 @@ unit-test:
 
 check: setup
 	@$(ROOT)/scripts/check
+
+# Repeated L1 boots under heavy L2 exit load (RUNS=3 by default).
+stability: setup testbed-deps
+	@$(ROOT)/scripts/stability $(RUNS)
 
 demo: setup testbed-deps
 	@$(ROOT)/scripts/demo
