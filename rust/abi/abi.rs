@@ -87,6 +87,11 @@ pub enum RecordKind {
     Heartbeat = 2,
     /// [`TestRecord`]: produced on request by [`IOCTL_EMIT_TEST`].
     Test = 3,
+    /// [`VmRecord`]: a VM appeared, was identified, armed, disarmed,
+    /// refused or destroyed.
+    Vm = 4,
+    /// [`SyscallRecord`]: one system call of a traced VM.
+    Syscall = 5,
 }
 
 impl RecordKind {
@@ -97,6 +102,8 @@ impl RecordKind {
             1 => Some(Self::Loaded),
             2 => Some(Self::Heartbeat),
             3 => Some(Self::Test),
+            4 => Some(Self::Vm),
+            5 => Some(Self::Syscall),
             _ => None,
         }
     }
@@ -221,6 +228,268 @@ pub struct Info {
     pub readers: u64,
 }
 
+/// Size of a VM's SMBIOS UUID in bytes.
+pub const UUID_SIZE: usize = 16;
+
+/// A VM's SMBIOS system UUID, in the canonical byte order of its text form
+/// (`00112233-4455-6677-8899-aabbccddeeff` is `[0x00, 0x11, ...]`): the
+/// module converts SMBIOS >= 2.6's little-endian first three fields.
+pub type Uuid = [u8; UUID_SIZE];
+
+/// What happened to a VM; the `event` field of [`VmRecord`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmEvent {
+    /// KVM created the VM (or it existed when the module loaded).
+    Created = 1,
+    /// The VM's SMBIOS UUID was read from guest memory.
+    Identified = 2,
+    /// The guest has no readable SMBIOS UUID; it is known by id only.
+    NoUuid = 3,
+    /// Tracing started: its system calls now produce records.
+    Armed = 4,
+    /// Tracing stopped.
+    Disarmed = 5,
+    /// The VM is selected but cannot be traced; see `refusal`.
+    Refused = 6,
+    /// KVM destroyed the VM.
+    Destroyed = 7,
+}
+
+impl VmEvent {
+    /// Converts the raw `event` field, or `None` for an unknown value.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            1 => Some(Self::Created),
+            2 => Some(Self::Identified),
+            3 => Some(Self::NoUuid),
+            4 => Some(Self::Armed),
+            5 => Some(Self::Disarmed),
+            6 => Some(Self::Refused),
+            7 => Some(Self::Destroyed),
+            _ => None,
+        }
+    }
+}
+
+/// Why a selected VM is not traced; `refusal` in [`VmRecord`] and [`VmInfo`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not refused.
+    None = 0,
+    /// The guest enabled CET (IBT or shadow stacks).
+    Cet = 1,
+    /// SEV, SEV-ES or SEV-SNP: guest state is encrypted.
+    Sev = 2,
+    /// TDX: guest state is not accessible.
+    Tdx = 3,
+    /// A vCPU runs a nested guest.
+    Nested = 4,
+}
+
+impl Refusal {
+    /// Converts the raw field, or `None` for an unknown value.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            0 => Some(Self::None),
+            1 => Some(Self::Cet),
+            2 => Some(Self::Sev),
+            3 => Some(Self::Tdx),
+            4 => Some(Self::Nested),
+            _ => None,
+        }
+    }
+}
+
+/// [`RecordKind::Vm`]: a change in a VM's life or tracing state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmRecord {
+    /// Common header.
+    pub header: RecordHeader,
+    /// The VM's id: unique while the module is loaded, never reused.
+    pub vm_id: u32,
+    /// A [`VmEvent`] value.
+    pub event: u32,
+    /// The VM's UUID; all zero until [`VM_UUID_KNOWN`] is set in `flags`.
+    pub uuid: Uuid,
+    /// PID (in the initial namespace) of the process that created the VM.
+    pub vmm_pid: u32,
+    /// A [`Refusal`] value; not [`Refusal::None`] only for `Refused`.
+    pub refusal: u32,
+    /// The VM's `VM_*` state flags after the event.
+    pub flags: u32,
+    /// Padding, zero.
+    pub reserved: u32,
+}
+
+/// `flags` of [`VmRecord`] and [`VmInfo`]: the UUID has been read.
+pub const VM_UUID_KNOWN: u32 = 1 << 0;
+/// The guest has no readable SMBIOS UUID (gave up looking).
+pub const VM_UUID_ABSENT: u32 = 1 << 1;
+/// The VM matches the trace selection.
+pub const VM_SELECTED: u32 = 1 << 2;
+/// The VM's system calls are being recorded.
+pub const VM_TRACED: u32 = 1 << 3;
+
+/// How a [`SyscallRecord`] ended; its `end` field.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallEnd {
+    /// The call returned through SYSRET; `ret` and `exit_ns` are valid.
+    Returned = 1,
+    /// A call that never returns (`exit`, `exit_group`).
+    NoReturn = 2,
+    /// The same thread (CR3 and user stack pointer) made a new call: this
+    /// one left the kernel another way (IRET after a successful `execve`,
+    /// a signal, ...).
+    Superseded = 3,
+    /// No return was seen within the module's `pending_timeout_ms`.
+    TimedOut = 4,
+    /// The VM's table of pending calls was full: the oldest one was ended.
+    Evicted = 5,
+    /// Tracing stopped (disarm, VM destroyed, module unload) before the
+    /// call returned.
+    Untraced = 6,
+}
+
+impl SyscallEnd {
+    /// Converts the raw `end` field, or `None` for an unknown value.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            1 => Some(Self::Returned),
+            2 => Some(Self::NoReturn),
+            3 => Some(Self::Superseded),
+            4 => Some(Self::TimedOut),
+            5 => Some(Self::Evicted),
+            6 => Some(Self::Untraced),
+            _ => None,
+        }
+    }
+}
+
+/// Number of system call arguments in a [`SyscallRecord`].
+pub const SYSCALL_ARGS: usize = 6;
+
+/// [`RecordKind::Syscall`]: one system call of a traced VM, produced when
+/// it returns (or is known never to return; see `end`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallRecord {
+    /// Common header.
+    pub header: RecordHeader,
+    /// The VM's id (see [`VmRecord::vm_id`]).
+    pub vm_id: u32,
+    /// The vCPU that made the call.
+    pub vcpu: u32,
+    /// Per-VM sequence number of syscall records, from 0, without gaps
+    /// (a gap in the ring's `seq` shows records dropped by the ring).
+    pub vm_seq: u64,
+    /// The VM's UUID, all zero if the VM has none.
+    pub uuid: Uuid,
+    /// Guest CR3 at the call: the calling address space.
+    pub cr3: u64,
+    /// User RIP of the SYSCALL instruction.
+    pub rip: u64,
+    /// User RSP at the call.
+    pub rsp: u64,
+    /// System call number (RAX at the call).
+    pub nr: u64,
+    /// Arguments: RDI, RSI, RDX, R10, R8, R9.
+    pub args: [u64; SYSCALL_ARGS],
+    /// Return value (RAX at SYSRET), when `end` is `Returned`.
+    pub ret: i64,
+    /// `CLOCK_MONOTONIC` time of the call, in ns.
+    pub entry_ns: u64,
+    /// `CLOCK_MONOTONIC` time of the return, or of the end, in ns.
+    pub exit_ns: u64,
+    /// A [`SyscallEnd`] value.
+    pub end: u32,
+    /// Padding, zero.
+    pub reserved: u32,
+}
+
+/// One VM in the reply of [`IOCTL_VM_LIST`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmInfo {
+    /// The VM's id.
+    pub vm_id: u32,
+    /// `VM_*` state flags.
+    pub flags: u32,
+    /// The VM's UUID, when `flags` has [`VM_UUID_KNOWN`].
+    pub uuid: Uuid,
+    /// PID of the process that created the VM.
+    pub vmm_pid: u32,
+    /// A [`Refusal`] value: why a selected VM is not traced.
+    pub refusal: u32,
+    /// `CLOCK_MONOTONIC` time the module learned of the VM, in ns.
+    pub created_ns: u64,
+    /// System call records produced for this VM.
+    pub syscalls: u64,
+    /// Of those, calls that returned through SYSRET.
+    pub returned: u64,
+    /// SYSRETs without a pending call (e.g. calls made before arming).
+    pub unmatched_returns: u64,
+    /// Calls waiting for their return now.
+    pub pending: u64,
+    /// All trapped SYSCALL and SYSRET instructions, identification included.
+    pub traps: u64,
+}
+
+/// Argument of [`IOCTL_VM_LIST`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmListRequest {
+    /// User address of an array of `capacity` [`VmInfo`].
+    pub entries: u64,
+    /// Length of that array.
+    pub capacity: u32,
+    /// Out: the number of VMs; `min(count, capacity)` entries were written.
+    pub count: u32,
+}
+
+/// `op` of [`TraceRequest`]: add `uuid` to the selection.
+pub const TRACE_ADD: u32 = 1;
+/// Remove `uuid` from the selection (`ENOENT` if it is not there).
+pub const TRACE_REMOVE: u32 = 2;
+/// Trace every VM, present and future.
+pub const TRACE_ALL: u32 = 3;
+/// Trace no VM: clear the selection and the "all" flag.
+pub const TRACE_NONE: u32 = 4;
+
+/// Most UUIDs the selection holds (`ENOSPC` beyond).
+pub const SELECTION_MAX: usize = 256;
+
+/// Argument of [`IOCTL_TRACE`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TraceRequest {
+    /// One of `TRACE_ADD`, `TRACE_REMOVE`, `TRACE_ALL`, `TRACE_NONE`.
+    pub op: u32,
+    /// Must be zero.
+    pub reserved: u32,
+    /// The UUID for `TRACE_ADD` and `TRACE_REMOVE`; must be zero otherwise.
+    pub uuid: Uuid,
+}
+
+/// Argument of [`IOCTL_GET_SELECTION`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SelectionRequest {
+    /// User address of an array of `capacity` [`Uuid`]s.
+    pub uuids: u64,
+    /// Length of that array.
+    pub capacity: u32,
+    /// Out: the number of selected UUIDs; `min(count, capacity)` written.
+    pub count: u32,
+    /// Out: 1 if every VM is traced ([`TRACE_ALL`]), else 0.
+    pub all: u32,
+    /// Padding, zero.
+    pub reserved: u32,
+}
+
 // SAFETY: all of these are `#[repr(C)]`, made of integers only, and laid out
 // without padding (checked by the size assertions below).
 unsafe impl Pod for RecordHeader {}
@@ -234,6 +503,18 @@ unsafe impl Pod for HeartbeatRecord {}
 unsafe impl Pod for Info {}
 // SAFETY: see above.
 unsafe impl Pod for TestRecord {}
+// SAFETY: see above.
+unsafe impl Pod for VmRecord {}
+// SAFETY: see above.
+unsafe impl Pod for SyscallRecord {}
+// SAFETY: see above.
+unsafe impl Pod for VmInfo {}
+// SAFETY: see above.
+unsafe impl Pod for VmListRequest {}
+// SAFETY: see above.
+unsafe impl Pod for TraceRequest {}
+// SAFETY: see above.
+unsafe impl Pod for SelectionRequest {}
 
 // The layout is the ABI: any change here is an ABI break.
 const _: () = assert!(core::mem::size_of::<RecordHeader>() == 24);
@@ -245,6 +526,14 @@ const _: () = assert!(core::mem::size_of::<TestRecord>() == 40);
 const _: () = assert!(core::mem::size_of::<LoadedRecord>().is_multiple_of(RECORD_ALIGN));
 const _: () = assert!(core::mem::size_of::<HeartbeatRecord>().is_multiple_of(RECORD_ALIGN));
 const _: () = assert!(core::mem::size_of::<TestRecord>().is_multiple_of(RECORD_ALIGN));
+const _: () = assert!(core::mem::size_of::<VmRecord>() == 64);
+const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 168);
+const _: () = assert!(core::mem::size_of::<VmInfo>() == 80);
+const _: () = assert!(core::mem::size_of::<VmListRequest>() == 16);
+const _: () = assert!(core::mem::size_of::<TraceRequest>() == 24);
+const _: () = assert!(core::mem::size_of::<SelectionRequest>() == 24);
+const _: () = assert!(core::mem::size_of::<VmRecord>().is_multiple_of(RECORD_ALIGN));
+const _: () = assert!(core::mem::size_of::<SyscallRecord>().is_multiple_of(RECORD_ALIGN));
 
 /// The ioctl "type" byte of leaktrace (`'L'`).
 pub const IOCTL_TYPE: u32 = b'L' as u32;
@@ -270,3 +559,21 @@ pub const IOCTL_EMIT_TEST: u32 = ioc(IOC_WRITE, 2, core::mem::size_of::<u64>());
 
 /// Largest burst [`IOCTL_EMIT_TEST`] accepts; larger requests get `EINVAL`.
 pub const EMIT_TEST_MAX: u64 = 1 << 20;
+
+/// `_IOC_READ | _IOC_WRITE`.
+const IOC_READ_WRITE: u32 = IOC_READ | IOC_WRITE;
+
+/// `_IOWR('L', 3, struct VmListRequest)`: the VMs KVM runs, with their
+/// identity, tracing state and counters.
+pub const IOCTL_VM_LIST: u32 = ioc(IOC_READ_WRITE, 3, core::mem::size_of::<VmListRequest>());
+
+/// `_IOW('L', 4, struct TraceRequest)`: change which VMs are traced. Takes
+/// effect on running VMs at once and on VMs started later. `EINVAL` for an
+/// unknown `op`, a non-zero `reserved`, a zero UUID with `TRACE_ADD` or
+/// `TRACE_REMOVE`; `ENOENT` to remove a UUID not selected; `ENOSPC` past
+/// [`SELECTION_MAX`]. On error nothing changes.
+pub const IOCTL_TRACE: u32 = ioc(IOC_WRITE, 4, core::mem::size_of::<TraceRequest>());
+
+/// `_IOWR('L', 5, struct SelectionRequest)`: the current trace selection.
+pub const IOCTL_GET_SELECTION: u32 =
+    ioc(IOC_READ_WRITE, 5, core::mem::size_of::<SelectionRequest>());
