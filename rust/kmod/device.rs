@@ -10,7 +10,10 @@ use crate::abi::Info;
 use crate::abi::Pod;
 use crate::abi::IOCTL_EMIT_TEST;
 use crate::abi::IOCTL_GET_INFO;
-use crate::hub::Hub;
+use crate::abi::IOCTL_GET_SELECTION;
+use crate::abi::IOCTL_TRACE;
+use crate::abi::IOCTL_VM_LIST;
+use crate::tracker::Tracker;
 use crate::shim;
 use core::ptr;
 use core::ptr::NonNull;
@@ -41,11 +44,11 @@ const DEVICE_MODE: bindings::umode_t = 0o600;
 /// # Invariants
 ///
 /// `raw` is a device registered by `leaktrace_chardev_register()` whose
-/// `data` is `Arc::as_ptr(&_hub)`; it is unregistered exactly once, in
-/// `Drop`, while `_hub` still holds that reference.
+/// `data` is `Arc::as_ptr(&_tracker)`; it is unregistered exactly once, in
+/// `Drop`, while `_tracker` still holds that reference.
 pub(crate) struct EventDevice {
     raw: NonNull<shim::LeaktraceChardev>,
-    _hub: Arc<Hub>,
+    _tracker: Arc<Tracker>,
 }
 
 // SAFETY: the shim's device may be unregistered from any thread.
@@ -54,11 +57,11 @@ unsafe impl Send for EventDevice {}
 unsafe impl Sync for EventDevice {}
 
 impl EventDevice {
-    /// Creates `/dev/leaktrace` serving `hub`.
-    pub(crate) fn register(hub: Arc<Hub>) -> Result<Self> {
-        let data = Arc::as_ptr(&hub).cast_mut().cast::<c_void>();
+    /// Creates `/dev/leaktrace` serving `tracker` and its hub.
+    pub(crate) fn register(tracker: Arc<Tracker>) -> Result<Self> {
+        let data = Arc::as_ptr(&tracker).cast_mut().cast::<c_void>();
         // SAFETY: the name and `FOPS` are static; `data` stays valid until
-        // `Drop` unregisters the device, because `Self` keeps `hub`.
+        // `Drop` unregisters the device, because `Self` keeps `tracker`.
         let raw = unsafe {
             shim::leaktrace_chardev_register(
                 c"leaktrace".as_char_ptr(),
@@ -68,10 +71,10 @@ impl EventDevice {
             )
         };
         let raw = from_err_ptr(raw)?;
-        // INVARIANT: registered above with `data` from `hub`, kept below.
+        // INVARIANT: registered above with `data` from `tracker`, kept below.
         Ok(Self {
             raw: NonNull::new(raw).ok_or(ENOMEM)?,
-            _hub: hub,
+            _tracker: tracker,
         })
     }
 }
@@ -110,20 +113,20 @@ unsafe extern "C" fn leaktrace_open(
 ) -> c_int {
     // SAFETY: `misc_open()` put our `struct miscdevice` in `private_data`.
     let data = unsafe { shim::leaktrace_chardev_data(file.cast()) };
-    // SAFETY: `data` is `Arc::as_ptr()` of the hub that the registered
+    // SAFETY: `data` is `Arc::as_ptr()` of the tracker that the registered
     // `EventDevice` holds; `misc_open()` runs this under `misc_mtx`, which
     // unregistration also takes, so the `EventDevice` is alive.
-    let hub: Arc<Hub> = unsafe { ArcBorrow::from_raw(data.cast::<Hub>()) }.into();
+    let tracker: Arc<Tracker> = unsafe { ArcBorrow::from_raw(data.cast::<Tracker>()) }.into();
 
     // SAFETY: `inode` and `file` are valid for the duration of `open`.
     let ret = unsafe { bindings::stream_open(inode, file) };
     if ret != 0 {
         return ret;
     }
-    hub.file_opened();
+    tracker.hub().file_opened();
     // SAFETY: `open` may set `private_data`; every other operation reads
-    // it back as an `Arc<Hub>` and `release` takes it back.
-    unsafe { (*file).private_data = hub.into_foreign() };
+    // it back as an `Arc<Tracker>` and `release` takes it back.
+    unsafe { (*file).private_data = tracker.into_foreign() };
     0
 }
 
@@ -134,10 +137,10 @@ unsafe extern "C" fn leaktrace_release(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: `private_data` holds the `Arc<Hub>` that `open` stored, and
+    // SAFETY: `private_data` holds the `Arc<Tracker>` that `open` stored, and
     // `release` is the last operation on the file.
-    let hub = unsafe { Arc::<Hub>::from_foreign((*file).private_data) };
-    hub.file_released();
+    let tracker = unsafe { Arc::<Tracker>::from_foreign((*file).private_data) };
+    tracker.hub().file_released();
     0
 }
 
@@ -151,9 +154,10 @@ unsafe extern "C" fn leaktrace_read(
     count: usize,
     _pos: *mut bindings::loff_t,
 ) -> isize {
-    // SAFETY: `private_data` holds the `Arc<Hub>` stored by `open`, which
+    // SAFETY: `private_data` holds the `Arc<Tracker>` stored by `open`, which
     // outlives every operation on the file.
-    let hub = unsafe { Arc::<Hub>::borrow((*file).private_data) };
+    let tracker = unsafe { Arc::<Tracker>::borrow((*file).private_data) };
+    let hub = tracker.hub();
     // SAFETY: the file is valid for the call; no fdget_pos region is active.
     let nonblock = unsafe { File::from_raw_file(file) }.flags() & O_NONBLOCK != 0;
     let mut out = UserSlice::new(UserPtr::from_ptr(buf.cast()), count).writer();
@@ -172,7 +176,8 @@ unsafe extern "C" fn leaktrace_poll(
     table: *mut bindings::poll_table_struct,
 ) -> bindings::__poll_t {
     // SAFETY: as in `leaktrace_read`.
-    let hub = unsafe { Arc::<Hub>::borrow((*file).private_data) };
+    let tracker = unsafe { Arc::<Tracker>::borrow((*file).private_data) };
+    let hub = tracker.hub();
     // SAFETY: the file is valid for the call; no fdget_pos region is active.
     let file = unsafe { File::from_raw_file(file) };
     // SAFETY: the VFS passes a null or valid poll table for the call.
@@ -190,7 +195,8 @@ unsafe extern "C" fn leaktrace_ioctl(
     arg: c_ulong,
 ) -> c_long {
     // SAFETY: as in `leaktrace_read`.
-    let hub = unsafe { Arc::<Hub>::borrow((*file).private_data) };
+    let tracker = unsafe { Arc::<Tracker>::borrow((*file).private_data) };
+    let hub = tracker.hub();
     let result = match cmd {
         IOCTL_GET_INFO => {
             let info = hub.info();
@@ -202,6 +208,9 @@ unsafe extern "C" fn leaktrace_ioctl(
             .reader()
             .read::<u64>()
             .and_then(|burst| hub.emit_test_burst(burst)),
+        IOCTL_VM_LIST => tracker.vm_list(arg as usize),
+        IOCTL_TRACE => tracker.trace(arg as usize),
+        IOCTL_GET_SELECTION => tracker.selection(arg as usize),
         _ => Err(ENOTTY),
     };
     match result {

@@ -2,11 +2,14 @@
 /*
  * leaktrace C shim; see shim.h for why each function exists.
  */
+#include <linux/build_bug.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/kvm_host.h>
 #include <linux/miscdevice.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
+#include <asm/kvm_syscall_trap.h>
 
 #include "shim.h"
 
@@ -56,4 +59,40 @@ void *leaktrace_chardev_data(struct file *file)
 u64 leaktrace_clock_ns(void)
 {
 	return ktime_get_ns();
+}
+
+static_assert(sizeof(struct kvm_syscall_trap_regs) == LEAKTRACE_TRAP_REGS_SIZE);
+static_assert(offsetof(struct kvm_syscall_trap_regs, rip) == 16 * 8);
+static_assert(offsetof(struct kvm_syscall_trap_regs, vcpu_id) == 20 * 8);
+
+static const struct kvm_syscall_trap_ops leaktrace_trap_ops = {
+	.vm_created = leaktrace_on_vm_created,
+	.vm_destroyed = leaktrace_on_vm_destroyed,
+	.syscall = leaktrace_on_syscall,
+	.sysret = leaktrace_on_sysret,
+};
+
+int leaktrace_trap_register(void)
+{
+	return kvm_syscall_trap_register(&leaktrace_trap_ops);
+}
+
+void leaktrace_trap_unregister(void)
+{
+	kvm_syscall_trap_unregister(&leaktrace_trap_ops);
+}
+
+struct kvm *leaktrace_vcpu_kvm(struct kvm_vcpu *vcpu)
+{
+	return vcpu->kvm;
+}
+
+u32 leaktrace_kvm_creator_pid(struct kvm *kvm)
+{
+	u32 pid;
+
+	/* "kvm-%d" with task_pid_nr(current) at KVM_CREATE_VM. */
+	if (sscanf(kvm->stats_id, "kvm-%u", &pid) != 1)
+		return 0;
+	return pid;
 }

@@ -37,4 +37,34 @@ void *leaktrace_chardev_data(struct file *file);
 /* CLOCK_MONOTONIC in nanoseconds (the kernel crate exposes no raw value). */
 u64 leaktrace_clock_ns(void);
 
+/*
+ * KVM's syscall trap (asm/kvm_syscall_trap.h, from patches/). The Rust side
+ * calls kvm_syscall_trap_arm/status/read_phys directly; what needs KVM's
+ * structures or the ops table is here.
+ */
+struct kvm;
+struct kvm_vcpu;
+struct kvm_syscall_trap_regs;
+
+/* Size of struct kvm_syscall_trap_regs, mirrored by TrapRegs in Rust. */
+#define LEAKTRACE_TRAP_REGS_SIZE 168
+
+/* Become KVM's one client, with the leaktrace_on_* callbacks below. */
+int leaktrace_trap_register(void);
+/* Stop being the client: every VM disarmed, no callback after return. */
+void leaktrace_trap_unregister(void);
+
+/* The VM a vCPU belongs to. */
+struct kvm *leaktrace_vcpu_kvm(struct kvm_vcpu *vcpu);
+/* PID of the thread that created the VM (KVM records it in stats_id). */
+u32 leaktrace_kvm_creator_pid(struct kvm *kvm);
+
+/* Callbacks, implemented in Rust (rust/kmod/tracker.rs). */
+void leaktrace_on_vm_created(struct kvm *kvm);
+void leaktrace_on_vm_destroyed(struct kvm *kvm);
+void leaktrace_on_syscall(struct kvm_vcpu *vcpu,
+			  const struct kvm_syscall_trap_regs *regs);
+void leaktrace_on_sysret(struct kvm_vcpu *vcpu,
+			 const struct kvm_syscall_trap_regs *regs);
+
 #endif /* LEAKTRACE_SHIM_H */

@@ -10,7 +10,10 @@
 
 use kernel::bindings;
 use kernel::ffi::c_char;
+use kernel::ffi::c_int;
+use kernel::ffi::c_uint;
 use kernel::ffi::c_void;
+use kernel::prelude::*;
 
 /// Opaque handle of a device registered by the shim.
 #[repr(C)]
@@ -35,6 +38,49 @@ extern "C" {
 
     /// See `leaktrace_clock_ns()` in shim.h.
     fn leaktrace_clock_ns() -> u64;
+
+    /// See `leaktrace_trap_register()` in shim.h.
+    pub(crate) fn leaktrace_trap_register() -> c_int;
+
+    /// See `leaktrace_trap_unregister()` in shim.h.
+    pub(crate) fn leaktrace_trap_unregister();
+
+    /// See `leaktrace_vcpu_kvm()` in shim.h.
+    pub(crate) fn leaktrace_vcpu_kvm(vcpu: *mut c_void) -> *mut c_void;
+
+    /// See `leaktrace_kvm_creator_pid()` in shim.h.
+    pub(crate) fn leaktrace_kvm_creator_pid(kvm: *mut c_void) -> u32;
+
+    /// `kvm_syscall_trap_arm()` (asm/kvm_syscall_trap.h): returns a
+    /// `enum kvm_syscall_trap_refusal`, 0 when armed or disarmed.
+    pub(crate) fn kvm_syscall_trap_arm(kvm: *mut c_void, arm: bool) -> u32;
+
+    /// `kvm_syscall_trap_status()`: why an armed VM is not trapped now.
+    pub(crate) fn kvm_syscall_trap_status(kvm: *mut c_void) -> u32;
+
+    /// `kvm_syscall_trap_read_phys()`: copy guest physical memory on the
+    /// vCPU's thread, without injecting faults.
+    fn kvm_syscall_trap_read_phys(vcpu: *mut c_void, gpa: u64, buf: *mut c_void, len: c_uint)
+        -> c_int;
+}
+
+/// Size of KVM's `struct kvm_syscall_trap_regs` (shim.c asserts it).
+pub(crate) const TRAP_REGS_SIZE: usize = 168;
+
+/// Fills `buf` from guest physical address `gpa`.
+///
+/// # Safety
+///
+/// `vcpu` is the vCPU whose thread calls this (from a trap callback).
+pub(crate) unsafe fn read_guest_phys(vcpu: *mut c_void, gpa: u64, buf: &mut [u8]) -> Result {
+    let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
+    // SAFETY: the caller passes the current vCPU; `buf` is valid for
+    // `len` bytes of writes.
+    let ret = unsafe { kvm_syscall_trap_read_phys(vcpu, gpa, buf.as_mut_ptr().cast(), len) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
 }
 
 /// `CLOCK_MONOTONIC` now, in nanoseconds.
