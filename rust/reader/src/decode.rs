@@ -23,7 +23,9 @@ use leaktrace_abi::LoadedRecord;
 use leaktrace_abi::Pod;
 use leaktrace_abi::RecordHeader;
 use leaktrace_abi::RecordKind;
+use leaktrace_abi::SyscallRecord;
 use leaktrace_abi::TestRecord;
+use leaktrace_abi::VmRecord;
 use leaktrace_abi::ABI_VERSION;
 use leaktrace_abi::RECORD_ALIGN;
 use leaktrace_abi::RECORD_MAGIC;
@@ -38,6 +40,10 @@ pub enum Record {
     Heartbeat(HeartbeatRecord),
     /// [`RecordKind::Test`]: produced by `IOCTL_EMIT_TEST`.
     Test(TestRecord),
+    /// [`RecordKind::Vm`]: a VM's life or tracing state changed.
+    Vm(VmRecord),
+    /// [`RecordKind::Syscall`]: one system call of a traced VM.
+    Syscall(SyscallRecord),
     /// A well-formed record of a kind this build does not know (a newer
     /// module); only its header is kept, its payload was skipped by `size`.
     Unknown(RecordHeader),
@@ -50,6 +56,8 @@ impl Record {
             Self::Loaded(r) => &r.header,
             Self::Heartbeat(r) => &r.header,
             Self::Test(r) => &r.header,
+            Self::Vm(r) => &r.header,
+            Self::Syscall(r) => &r.header,
             Self::Unknown(h) => h,
         }
     }
@@ -222,6 +230,8 @@ pub fn decode_record(bytes: &[u8]) -> Result<(Record, usize), Problem> {
         Some(kind @ RecordKind::Loaded) => Record::Loaded(parse(bytes, kind, header.size)?),
         Some(kind @ RecordKind::Heartbeat) => Record::Heartbeat(parse(bytes, kind, header.size)?),
         Some(kind @ RecordKind::Test) => Record::Test(parse(bytes, kind, header.size)?),
+        Some(kind @ RecordKind::Vm) => Record::Vm(parse(bytes, kind, header.size)?),
+        Some(kind @ RecordKind::Syscall) => Record::Syscall(parse(bytes, kind, header.size)?),
         None => Record::Unknown(header),
     };
     Ok((record, size))
@@ -328,6 +338,43 @@ mod tests {
         r
     }
 
+    fn vm(seq: u64) -> VmRecord {
+        let mut r = VmRecord {
+            header: RecordHeader::new::<VmRecord>(RecordKind::Vm, 500),
+            vm_id: 2,
+            event: leaktrace_abi::VmEvent::Armed as u32,
+            uuid: [0x4c; 16],
+            vmm_pid: 1234,
+            refusal: 0,
+            flags: leaktrace_abi::VM_UUID_KNOWN | leaktrace_abi::VM_TRACED,
+            reserved: 0,
+        };
+        r.header.seq = seq;
+        r
+    }
+
+    fn syscall(seq: u64) -> SyscallRecord {
+        let mut r = SyscallRecord {
+            header: RecordHeader::new::<SyscallRecord>(RecordKind::Syscall, 600),
+            vm_id: 2,
+            vcpu: 1,
+            vm_seq: 77,
+            uuid: [0x4c; 16],
+            cr3: 0x1234000,
+            rip: 0x7f00_0000_1000,
+            rsp: 0x7ffd_0000_2000,
+            nr: 257,
+            args: [(-100i64) as u64, 0x7ffd_0000_3000, 0x80000, 0, 0, 0],
+            ret: 3,
+            entry_ns: 550,
+            exit_ns: 590,
+            end: leaktrace_abi::SyscallEnd::Returned as u32,
+            reserved: 0,
+        };
+        r.header.seq = seq;
+        r
+    }
+
     /// A record of a kind from the future: a header and 16 payload bytes.
     fn unknown(seq: u64) -> Vec<u8> {
         let header = RecordHeader {
@@ -369,6 +416,81 @@ mod tests {
                 Event::Record(Record::Test(test(2, 0, 1))),
             ]
         );
+    }
+
+    #[test]
+    fn decodes_vm_and_syscall_records() {
+        let buf = concat(&[vm(3).as_bytes(), syscall(4).as_bytes()]);
+        assert_eq!(buf.len(), 64 + 168);
+        let events = decode_all(&buf).unwrap();
+        assert_eq!(
+            events,
+            [
+                Event::Record(Record::Vm(vm(3))),
+                Event::Record(Record::Syscall(syscall(4))),
+            ]
+        );
+        // Field offsets as documented (Documentation/abi.rst), from raw bytes.
+        let s = syscall(4);
+        let bytes = s.as_bytes();
+        let u64_at = |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap());
+        let u32_at = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
+        assert_eq!(u32_at(24), 2, "vm_id");
+        assert_eq!(u32_at(28), 1, "vcpu");
+        assert_eq!(u64_at(32), 77, "vm_seq");
+        assert_eq!(bytes[40..56], [0x4c; 16], "uuid");
+        assert_eq!(u64_at(80), 257, "nr");
+        assert_eq!(u64_at(88), (-100i64) as u64, "args[0]");
+        assert_eq!(u64_at(136), 3, "ret");
+        assert_eq!(u64_at(144), 550, "entry_ns");
+        assert_eq!(u64_at(152), 590, "exit_ns");
+        assert_eq!(u32_at(160), 1, "end");
+        let v = vm(3);
+        let bytes = v.as_bytes();
+        let u32_at = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
+        assert_eq!((u32_at(24), u32_at(28)), (2, 4), "vm_id, event");
+        assert_eq!(bytes[32..48], [0x4c; 16], "uuid");
+        assert_eq!((u32_at(48), u32_at(52), u32_at(56)), (1234, 0, 9));
+    }
+
+    #[test]
+    fn vm_and_syscall_records_of_the_wrong_size_are_errors() {
+        // A syscall record cut to a VM record's size, header patched.
+        let mut bytes = syscall(1).as_bytes()[..64].to_vec();
+        bytes[6..8].copy_from_slice(&64u16.to_ne_bytes());
+        assert_eq!(
+            decode_record(&bytes).unwrap_err(),
+            Problem::WrongSizeForKind {
+                kind: RecordKind::Syscall,
+                size: 64,
+                expected: 168
+            }
+        );
+        let mut bytes = vm(1).as_bytes().to_vec();
+        bytes.extend_from_slice(&[0; 8]);
+        bytes[6..8].copy_from_slice(&72u16.to_ne_bytes());
+        assert_eq!(
+            decode_record(&bytes).unwrap_err(),
+            Problem::WrongSizeForKind {
+                kind: RecordKind::Vm,
+                size: 72,
+                expected: 64
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_enum_values_decode() {
+        // Values are kept raw; only formatting interprets them.
+        let mut s = syscall(1);
+        s.end = 99;
+        let mut v = vm(2);
+        v.event = 42;
+        v.refusal = 7;
+        let buf = concat(&[s.as_bytes(), v.as_bytes()]);
+        let events = decode_all(&buf).unwrap();
+        assert_eq!(events[0], Event::Record(Record::Syscall(s)));
+        assert_eq!(events[1], Event::Record(Record::Vm(v)));
     }
 
     #[test]

@@ -14,8 +14,10 @@
 //!   exactly one of them.
 //! - `poll()` reports `POLLIN | POLLRDNORM` while records are queued.
 //! - `IOCTL_GET_INFO` fills an [`Info`]; `IOCTL_EMIT_TEST` takes a `u64`
-//!   count in `1..=EMIT_TEST_MAX` (else `EINVAL`); other numbers get
-//!   `ENOTTY`.
+//!   count in `1..=EMIT_TEST_MAX` (else `EINVAL`); `IOCTL_VM_LIST` and
+//!   `IOCTL_GET_SELECTION` fill user arrays and report the full count;
+//!   `IOCTL_TRACE` changes the trace selection; other numbers get
+//!   `ENOTTY` (as do the newer ones on an older module).
 //!
 //! The wrappers make exactly one system call each and never retry, so that
 //! callers (and the device tests) see every `EINTR` and `EAGAIN`.
@@ -23,9 +25,17 @@
 use core::mem::size_of;
 use leaktrace_abi::Info;
 use leaktrace_abi::RecordHeader;
+use leaktrace_abi::SelectionRequest;
+use leaktrace_abi::TraceRequest;
+use leaktrace_abi::Uuid;
+use leaktrace_abi::VmInfo;
+use leaktrace_abi::VmListRequest;
 use leaktrace_abi::ABI_VERSION;
 use leaktrace_abi::IOCTL_EMIT_TEST;
 use leaktrace_abi::IOCTL_GET_INFO;
+use leaktrace_abi::IOCTL_GET_SELECTION;
+use leaktrace_abi::IOCTL_TRACE;
+use leaktrace_abi::IOCTL_VM_LIST;
 use leaktrace_abi::RECORD_ALIGN;
 use std::ffi::CString;
 use std::io;
@@ -110,6 +120,48 @@ impl Device {
         let mut count = count;
         // SAFETY: `IOCTL_EMIT_TEST` reads a `u64` from the pointer.
         unsafe { self.ioctl_raw(IOCTL_EMIT_TEST, (&mut count as *mut u64).cast()) }?;
+        Ok(())
+    }
+
+    /// `IOCTL_VM_LIST` into `entries`: returns the number of VMs, which may
+    /// exceed `entries.len()` (then only `entries.len()` were written).
+    pub fn vm_list(&self, entries: &mut [VmInfo]) -> io::Result<u32> {
+        let mut req = VmListRequest {
+            entries: entries.as_mut_ptr() as u64,
+            capacity: u32::try_from(entries.len()).unwrap_or(u32::MAX),
+            count: 0,
+        };
+        // SAFETY: `IOCTL_VM_LIST` reads and writes the request, and writes
+        // at most `capacity` `VmInfo`s to `entries`, which has room for them.
+        unsafe { self.ioctl_raw(IOCTL_VM_LIST, (&mut req as *mut VmListRequest).cast()) }?;
+        Ok(req.count)
+    }
+
+    /// `IOCTL_GET_SELECTION` into `uuids`: returns the number of selected
+    /// UUIDs (which may exceed `uuids.len()`) and whether all VMs are
+    /// traced.
+    pub fn selection(&self, uuids: &mut [Uuid]) -> io::Result<(u32, bool)> {
+        let mut req = SelectionRequest {
+            uuids: uuids.as_mut_ptr() as u64,
+            capacity: u32::try_from(uuids.len()).unwrap_or(u32::MAX),
+            ..SelectionRequest::default()
+        };
+        // SAFETY: `IOCTL_GET_SELECTION` reads and writes the request, and
+        // writes at most `capacity` UUIDs to `uuids`, which has room.
+        unsafe {
+            self.ioctl_raw(
+                IOCTL_GET_SELECTION,
+                (&mut req as *mut SelectionRequest).cast(),
+            )
+        }?;
+        Ok((req.count, req.all != 0))
+    }
+
+    /// `IOCTL_TRACE`: changes the trace selection.
+    pub fn trace(&self, request: &TraceRequest) -> io::Result<()> {
+        let mut req = *request;
+        // SAFETY: `IOCTL_TRACE` reads a `TraceRequest` from the pointer.
+        unsafe { self.ioctl_raw(IOCTL_TRACE, (&mut req as *mut TraceRequest).cast()) }?;
         Ok(())
     }
 
@@ -397,6 +449,16 @@ mod tests {
         assert!(msg(libc::EACCES).contains("root only"));
         assert!(msg(libc::EPERM).contains("root only"));
         assert!(msg(libc::EIO).contains("/dev/leaktrace"));
+    }
+
+    #[test]
+    fn ioctl_numbers_are_the_documented_ones() {
+        // Documentation/abi.rst gives these numbers.
+        assert_eq!(IOCTL_GET_INFO, 0x8038_4c01);
+        assert_eq!(IOCTL_EMIT_TEST, 0x4008_4c02);
+        assert_eq!(IOCTL_VM_LIST, 0xc010_4c03);
+        assert_eq!(IOCTL_TRACE, 0x4018_4c04);
+        assert_eq!(IOCTL_GET_SELECTION, 0xc018_4c05);
     }
 
     #[test]

@@ -12,20 +12,121 @@
 //! | `loaded`    | `seq`, `time_ns`, `ring_bytes`, `heartbeat_ms`            |
 //! | `heartbeat` | `seq`, `time_ns`, `produced`, `delivered`, `dropped`, `queued` |
 //! | `test`      | `seq`, `time_ns`, `index`, `burst`                        |
+//! | `vm`        | `seq`, `time_ns`, `vm_id`, `event`, `uuid`, `vmm_pid`, `refusal`, `flags` |
+//! | `syscall`   | `seq`, `time_ns`, `vm_id`, `uuid`, `vcpu`, `vm_seq`, `cr3`, `rip`, `rsp`, `nr`, `name`, `args`, `ret`, `end`, `entry_ns`, `exit_ns` |
 //! | `unknown`   | `seq`, `time_ns`, `kind`, `size`                          |
 //! | `lost`      | `first_seq`, `count`                                      |
 //!
-//! All numbers are unsigned integers; `time_ns` is `CLOCK_MONOTONIC` in
-//! nanoseconds at production. A `lost` line comes just before the record
-//! whose `seq` revealed the gap.
+//! Numbers are unsigned integers except a syscall's `ret` (signed); `time_ns`
+//! is `CLOCK_MONOTONIC` in nanoseconds at production. A `lost` line comes
+//! just before the record whose `seq` revealed the gap.
+//!
+//! In `vm` lines, `event` is `created`, `identified`, `no-uuid`, `armed`,
+//! `disarmed`, `refused` or `destroyed`; `uuid` is the canonical lowercase
+//! text, or `null` unless `flags.uuid_known`; `refusal` is `none`, `cet`,
+//! `sev`, `tdx` or `nested`; `flags` is an object of four booleans,
+//! `uuid_known`, `uuid_absent`, `selected`, `traced`.
+//!
+//! In `syscall` lines, `uuid` is `null` when all zero; `name` is the
+//! x86-64 system call name or `null` for a number the table does not know;
+//! `args` is the six argument registers; `ret` is `null` unless `end` is
+//! `returned`; `end` is `returned`, `no-return`, `superseded`, `timed-out`,
+//! `evicted` or `untraced`.
+//!
+//! An enumeration value this build does not know shows as `unknown(N)`.
 
+use crate::control::vms_with_uuid;
+use crate::control::Selection;
 use crate::decode::Event;
 use crate::decode::Record;
+use crate::names;
+use crate::uuid;
 use leaktrace_abi::Info;
+use leaktrace_abi::Refusal;
+use leaktrace_abi::SyscallEnd;
+use leaktrace_abi::SyscallRecord;
+use leaktrace_abi::VmEvent;
+use leaktrace_abi::VmInfo;
+use leaktrace_abi::VmRecord;
+use leaktrace_abi::SYSCALL_ARGS;
+use leaktrace_abi::VM_SELECTED;
+use leaktrace_abi::VM_TRACED;
+use leaktrace_abi::VM_UUID_ABSENT;
+use leaktrace_abi::VM_UUID_KNOWN;
 use serde::Serialize;
 
-/// One line of `watch --json` (see the module documentation).
+/// Name of a [`VmEvent`] value in JSON and text, `unknown(N)` if unknown.
+pub fn vm_event_name(raw: u32) -> String {
+    match VmEvent::from_raw(raw) {
+        Some(VmEvent::Created) => "created".into(),
+        Some(VmEvent::Identified) => "identified".into(),
+        Some(VmEvent::NoUuid) => "no-uuid".into(),
+        Some(VmEvent::Armed) => "armed".into(),
+        Some(VmEvent::Disarmed) => "disarmed".into(),
+        Some(VmEvent::Refused) => "refused".into(),
+        Some(VmEvent::Destroyed) => "destroyed".into(),
+        None => format!("unknown({raw})"),
+    }
+}
+
+/// Name of a [`Refusal`] value in JSON and text, `unknown(N)` if unknown.
+pub fn refusal_name(raw: u32) -> String {
+    match Refusal::from_raw(raw) {
+        Some(Refusal::None) => "none".into(),
+        Some(Refusal::Cet) => "cet".into(),
+        Some(Refusal::Sev) => "sev".into(),
+        Some(Refusal::Tdx) => "tdx".into(),
+        Some(Refusal::Nested) => "nested".into(),
+        None => format!("unknown({raw})"),
+    }
+}
+
+/// Name of a [`SyscallEnd`] value in JSON and text, `unknown(N)` if
+/// unknown.
+pub fn syscall_end_name(raw: u32) -> String {
+    match SyscallEnd::from_raw(raw) {
+        Some(SyscallEnd::Returned) => "returned".into(),
+        Some(SyscallEnd::NoReturn) => "no-return".into(),
+        Some(SyscallEnd::Superseded) => "superseded".into(),
+        Some(SyscallEnd::TimedOut) => "timed-out".into(),
+        Some(SyscallEnd::Evicted) => "evicted".into(),
+        Some(SyscallEnd::Untraced) => "untraced".into(),
+        None => format!("unknown({raw})"),
+    }
+}
+
+/// The `VM_*` flags of a VM record or [`VmInfo`] as JSON booleans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct JsonVmFlags {
+    /// [`VM_UUID_KNOWN`]: the UUID has been read.
+    pub uuid_known: bool,
+    /// [`VM_UUID_ABSENT`]: the guest has no readable SMBIOS UUID.
+    pub uuid_absent: bool,
+    /// [`VM_SELECTED`]: the VM matches the trace selection.
+    pub selected: bool,
+    /// [`VM_TRACED`]: its system calls are being recorded.
+    pub traced: bool,
+}
+
+impl JsonVmFlags {
+    /// Decodes raw `VM_*` flags (bits this build does not know are ignored).
+    pub fn new(flags: u32) -> Self {
+        Self {
+            uuid_known: flags & VM_UUID_KNOWN != 0,
+            uuid_absent: flags & VM_UUID_ABSENT != 0,
+            selected: flags & VM_SELECTED != 0,
+            traced: flags & VM_TRACED != 0,
+        }
+    }
+}
+
+/// A VM's UUID as shown: the text form if `flags` says it is known.
+fn known_uuid(flags: u32, raw: &leaktrace_abi::Uuid) -> Option<String> {
+    (flags & VM_UUID_KNOWN != 0).then(|| uuid::format(raw))
+}
+
+/// One line of `watch --json` (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum JsonEvent {
     /// A `Loaded` record.
@@ -64,6 +165,60 @@ pub enum JsonEvent {
         index: u64,
         /// Size of its burst.
         burst: u64,
+    },
+    /// A `Vm` record.
+    Vm {
+        /// Sequence number.
+        seq: u64,
+        /// `CLOCK_MONOTONIC` at production, ns.
+        time_ns: u64,
+        /// The VM's id.
+        vm_id: u32,
+        /// What happened (see [`vm_event_name`]).
+        event: String,
+        /// Canonical UUID, `None` unless `flags.uuid_known`.
+        uuid: Option<String>,
+        /// PID of the VMM process.
+        vmm_pid: u32,
+        /// Why tracing was refused (see [`refusal_name`]).
+        refusal: String,
+        /// State flags after the event.
+        flags: JsonVmFlags,
+    },
+    /// A `Syscall` record.
+    Syscall {
+        /// Sequence number.
+        seq: u64,
+        /// `CLOCK_MONOTONIC` at production, ns.
+        time_ns: u64,
+        /// The VM's id.
+        vm_id: u32,
+        /// Canonical UUID, `None` when all zero.
+        uuid: Option<String>,
+        /// The calling vCPU.
+        vcpu: u32,
+        /// Per-VM sequence number of syscall records.
+        vm_seq: u64,
+        /// Guest CR3 at the call.
+        cr3: u64,
+        /// User RIP of the `SYSCALL` instruction.
+        rip: u64,
+        /// User RSP at the call.
+        rsp: u64,
+        /// System call number.
+        nr: u64,
+        /// x86-64 name of `nr`, if known.
+        name: Option<&'static str>,
+        /// RDI, RSI, RDX, R10, R8, R9.
+        args: [u64; SYSCALL_ARGS],
+        /// Return value, only when `end` is `returned`.
+        ret: Option<i64>,
+        /// How the call ended (see [`syscall_end_name`]).
+        end: String,
+        /// `CLOCK_MONOTONIC` of the call, ns.
+        entry_ns: u64,
+        /// `CLOCK_MONOTONIC` of the return or end, ns.
+        exit_ns: u64,
     },
     /// A record of a kind this build does not know.
     Unknown {
@@ -112,6 +267,35 @@ impl From<&Event> for JsonEvent {
                         index: r.index,
                         burst: r.burst,
                     },
+                    Record::Vm(r) => Self::Vm {
+                        seq: h.seq,
+                        time_ns: h.time_ns,
+                        vm_id: r.vm_id,
+                        event: vm_event_name(r.event),
+                        uuid: known_uuid(r.flags, &r.uuid),
+                        vmm_pid: r.vmm_pid,
+                        refusal: refusal_name(r.refusal),
+                        flags: JsonVmFlags::new(r.flags),
+                    },
+                    Record::Syscall(r) => Self::Syscall {
+                        seq: h.seq,
+                        time_ns: h.time_ns,
+                        vm_id: r.vm_id,
+                        uuid: uuid::format_non_nil(&r.uuid),
+                        vcpu: r.vcpu,
+                        vm_seq: r.vm_seq,
+                        cr3: r.cr3,
+                        rip: r.rip,
+                        rsp: r.rsp,
+                        nr: r.nr,
+                        name: names::syscall_name(r.nr),
+                        args: r.args,
+                        ret: (SyscallEnd::from_raw(r.end) == Some(SyscallEnd::Returned))
+                            .then_some(r.ret),
+                        end: syscall_end_name(r.end),
+                        entry_ns: r.entry_ns,
+                        exit_ns: r.exit_ns,
+                    },
                     Record::Unknown(_) => Self::Unknown {
                         seq: h.seq,
                         time_ns: h.time_ns,
@@ -159,11 +343,124 @@ pub fn text_line(event: &Event) -> String {
                     r.counters.queued
                 ),
                 Record::Test(r) => format!("test index={} burst={}", r.index, r.burst),
+                Record::Vm(r) => vm_text(&r),
+                Record::Syscall(r) => syscall_text(&r),
                 Record::Unknown(h) => format!("unknown kind={} size={}", h.kind, h.size),
             };
             format!("seq={} time={} {what}", h.seq, seconds(h.time_ns))
         }
     }
+}
+
+/// A duration for people: `850 ns`, `12.3 us`, `4.1 ms`, `2.500 s`.
+pub fn duration(ns: u64) -> String {
+    match ns {
+        0..=999 => format!("{ns} ns"),
+        1_000..=999_999 => format!("{:.1} us", ns as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1} ms", ns as f64 / 1e6),
+        _ => format!("{:.3} s", ns as f64 / 1e9),
+    }
+}
+
+/// A register for people: decimal when small (also small negative
+/// values, such as `AT_FDCWD`), hexadecimal otherwise.
+fn register(value: u64) -> String {
+    let signed = value as i64;
+    if (-4096..=0xffff).contains(&signed) {
+        signed.to_string()
+    } else {
+        format!("{value:#x}")
+    }
+}
+
+/// A return value for people: `3`, `-14 EFAULT`, `0x7f3c2a000000`.
+pub fn return_value(ret: i64) -> String {
+    match names::errno_of_return(ret) {
+        Some(errno) => match names::errno_name(errno) {
+            Some(name) => format!("{ret} {name}"),
+            None => ret.to_string(),
+        },
+        None => register(ret as u64),
+    }
+}
+
+/// The `VM_*` flags as text: `uuid_known,selected,traced`, `-` if none.
+fn flags_text(flags: u32) -> String {
+    let known = [
+        (VM_UUID_KNOWN, "uuid_known"),
+        (VM_UUID_ABSENT, "uuid_absent"),
+        (VM_SELECTED, "selected"),
+        (VM_TRACED, "traced"),
+    ];
+    let mut parts: Vec<String> = known
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, name)| (*name).to_owned())
+        .collect();
+    let rest = known.iter().fold(flags, |f, (bit, _)| f & !bit);
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// A VM record as text, e.g.
+/// `vm 2 refused (cet) 4c4c4544-... vmm_pid=812 flags=uuid_known,selected`.
+fn vm_text(r: &VmRecord) -> String {
+    let mut s = format!("vm {} {}", r.vm_id, vm_event_name(r.event));
+    if r.refusal != Refusal::None as u32 {
+        s.push_str(&format!(" ({})", refusal_name(r.refusal)));
+    }
+    if let Some(uuid) = known_uuid(r.flags, &r.uuid) {
+        s.push(' ');
+        s.push_str(&uuid);
+    }
+    s.push_str(&format!(
+        " vmm_pid={} flags={}",
+        r.vmm_pid,
+        flags_text(r.flags)
+    ));
+    s
+}
+
+/// A syscall record as text, e.g. `vm 2 4c4c4544-... vcpu0 #1234
+/// openat(-100, 0x7ffd8a4c1000, 0x80000, 0) = 3 [12.3 us]`: the
+/// arguments the call takes (all six for a number the table does not
+/// know), errno names for errors, and how long the call took, or how it
+/// ended without a return.
+fn syscall_text(r: &SyscallRecord) -> String {
+    let mut s = format!("vm {}", r.vm_id);
+    if let Some(uuid) = uuid::format_non_nil(&r.uuid) {
+        s.push(' ');
+        s.push_str(&uuid);
+    }
+    let (name, argc) = match names::syscall(r.nr) {
+        Some(call) => (call.name.to_owned(), usize::from(call.args)),
+        None => (format!("syscall_{}", r.nr), SYSCALL_ARGS),
+    };
+    let args: Vec<String> = r.args[..argc.min(SYSCALL_ARGS)]
+        .iter()
+        .map(|&a| register(a))
+        .collect();
+    s.push_str(&format!(
+        " vcpu{} #{} {name}({})",
+        r.vcpu,
+        r.vm_seq,
+        args.join(", ")
+    ));
+    let took = duration(r.exit_ns.saturating_sub(r.entry_ns));
+    match SyscallEnd::from_raw(r.end) {
+        Some(SyscallEnd::Returned) => {
+            s.push_str(&format!(" = {} [{took}]", return_value(r.ret)));
+        }
+        Some(SyscallEnd::NoReturn) => s.push_str(" = ? [no-return]"),
+        _ => s.push_str(&format!(" = ? [{} after {took}]", syscall_end_name(r.end))),
+    }
+    s
 }
 
 /// `status --json`: the reply of `IOCTL_GET_INFO`.
@@ -233,6 +530,214 @@ pub fn status_text(device: &str, info: &Info) -> String {
     let mut out = String::new();
     for (name, value) in rows {
         out.push_str(&format!("{:<16} {value}\n", format!("{name}:")));
+    }
+    out
+}
+
+/// One VM of `vms --json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JsonVm {
+    /// The VM's id.
+    pub vm_id: u32,
+    /// Canonical UUID, `None` unless `flags.uuid_known`.
+    pub uuid: Option<String>,
+    /// PID of the VMM process.
+    pub vmm_pid: u32,
+    /// Its system calls are being recorded (`flags.traced`, repeated for
+    /// scripts).
+    pub traced: bool,
+    /// It matches the trace selection (`flags.selected`, repeated).
+    pub selected: bool,
+    /// Why a selected VM is not traced (see [`refusal_name`]).
+    pub refusal: String,
+    /// State flags.
+    pub flags: JsonVmFlags,
+    /// `CLOCK_MONOTONIC` time the module learned of the VM, ns.
+    pub created_ns: u64,
+    /// Syscall records produced for the VM.
+    pub syscalls: u64,
+    /// Of those, calls that returned through SYSRET.
+    pub returned: u64,
+    /// SYSRETs without a pending call.
+    pub unmatched_returns: u64,
+    /// Calls waiting for their return.
+    pub pending: u64,
+    /// Trapped SYSCALL and SYSRET instructions.
+    pub traps: u64,
+}
+
+impl From<&VmInfo> for JsonVm {
+    fn from(vm: &VmInfo) -> Self {
+        Self {
+            vm_id: vm.vm_id,
+            uuid: known_uuid(vm.flags, &vm.uuid),
+            vmm_pid: vm.vmm_pid,
+            traced: vm.flags & VM_TRACED != 0,
+            selected: vm.flags & VM_SELECTED != 0,
+            refusal: refusal_name(vm.refusal),
+            flags: JsonVmFlags::new(vm.flags),
+            created_ns: vm.created_ns,
+            syscalls: vm.syscalls,
+            returned: vm.returned,
+            unmatched_returns: vm.unmatched_returns,
+            pending: vm.pending,
+            traps: vm.traps,
+        }
+    }
+}
+
+/// One selected UUID of `vms --json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JsonSelected {
+    /// Canonical UUID.
+    pub uuid: String,
+    /// Ids of the running VMs with this UUID; empty if none runs (it will
+    /// be traced when it starts).
+    pub vm_ids: Vec<u32>,
+}
+
+/// The selection of `vms --json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JsonSelection {
+    /// Every VM is traced, present and future.
+    pub all: bool,
+    /// Selected UUIDs.
+    pub uuids: Vec<JsonSelected>,
+}
+
+/// `vms --json`: the VM list and the trace selection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JsonVms {
+    /// Device path that was queried.
+    pub device: String,
+    /// The VMs, in the module's order.
+    pub vms: Vec<JsonVm>,
+    /// The trace selection.
+    pub selection: JsonSelection,
+}
+
+impl JsonVms {
+    /// The JSON view of `vms` and `selection`.
+    pub fn new(device: &str, vms: &[VmInfo], selection: &Selection) -> Self {
+        Self {
+            device: device.to_owned(),
+            vms: vms.iter().map(JsonVm::from).collect(),
+            selection: JsonSelection {
+                all: selection.all,
+                uuids: selection
+                    .uuids
+                    .iter()
+                    .map(|u| JsonSelected {
+                        uuid: uuid::format(u),
+                        vm_ids: vms_with_uuid(vms, u).map(|vm| vm.vm_id).collect(),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// The UUID column of `vms`: the UUID, `unknown` (not read yet) or `none`
+/// (the guest has none).
+fn uuid_column(vm: &VmInfo) -> String {
+    if let Some(uuid) = known_uuid(vm.flags, &vm.uuid) {
+        uuid
+    } else if vm.flags & VM_UUID_ABSENT != 0 {
+        "none".into()
+    } else {
+        "unknown".into()
+    }
+}
+
+/// `yes` or `no`.
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// `vms` as text (with final newline): a table of the VMs, then the
+/// selection, each selected UUID with the VMs running it or
+/// `not running; traced when it starts`.
+pub fn vms_text(vms: &[VmInfo], selection: &Selection) -> String {
+    let header = [
+        "ID",
+        "UUID",
+        "VMM PID",
+        "TRACED",
+        "SELECTED",
+        "REFUSAL",
+        "SYSCALLS",
+        "RETURNED",
+        "UNMATCHED",
+        "PENDING",
+        "TRAPS",
+    ];
+    let rows: Vec<[String; 11]> = vms
+        .iter()
+        .map(|vm| {
+            [
+                vm.vm_id.to_string(),
+                uuid_column(vm),
+                vm.vmm_pid.to_string(),
+                yes_no(vm.flags & VM_TRACED != 0).into(),
+                yes_no(vm.flags & VM_SELECTED != 0).into(),
+                refusal_name(vm.refusal),
+                vm.syscalls.to_string(),
+                vm.returned.to_string(),
+                vm.unmatched_returns.to_string(),
+                vm.pending.to_string(),
+                vm.traps.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = String::new();
+    if vms.is_empty() {
+        out.push_str("no VMs\n");
+    } else {
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.len());
+            }
+        }
+        let mut line = |cells: &[&str]| {
+            let padded: Vec<String> = cells
+                .iter()
+                .zip(widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect();
+            out.push_str(padded.join("  ").trim_end());
+            out.push('\n');
+        };
+        line(&header);
+        for row in &rows {
+            line(&row.each_ref().map(String::as_str));
+        }
+    }
+    out.push('\n');
+    let what = match (selection.all, selection.uuids.len()) {
+        (true, _) => "all VMs".to_owned(),
+        (false, 0) => "none (no VM is traced)".to_owned(),
+        (false, 1) => "1 UUID".to_owned(),
+        (false, n) => format!("{n} UUIDs"),
+    };
+    out.push_str(&format!("selection: {what}\n"));
+    if selection.all && !selection.uuids.is_empty() {
+        out.push_str("also selected by UUID:\n");
+    }
+    for u in &selection.uuids {
+        let ids: Vec<String> = vms_with_uuid(vms, u)
+            .map(|vm| format!("vm {}", vm.vm_id))
+            .collect();
+        let status = if ids.is_empty() {
+            "not running; traced when it starts".to_owned()
+        } else {
+            ids.join(", ")
+        };
+        out.push_str(&format!("  {}  {status}\n", uuid::format(u)));
     }
     out
 }
@@ -323,6 +828,322 @@ mod tests {
             text_line(&test),
             "seq=10 time=1.500000002 test index=3 burst=5"
         );
+    }
+
+    const A: &str = "4c4c4544-0042-3510-8052-b3c04f4e3732";
+
+    fn syscall_record() -> SyscallRecord {
+        SyscallRecord {
+            header: header::<SyscallRecord>(RecordKind::Syscall, 20),
+            vm_id: 2,
+            vcpu: 0,
+            vm_seq: 1234,
+            uuid: uuid::parse(A).unwrap(),
+            cr3: 0x10a000,
+            rip: 0x7f3c_2a01_d2b5,
+            rsp: 0x7ffd_8a4c_0f28,
+            nr: 257,
+            args: [(-100i64) as u64, 0x7ffd_8a4c_1000, 0x80000, 0, 0x55, 0x66],
+            ret: 3,
+            entry_ns: 1_000_000_000,
+            exit_ns: 1_000_012_345,
+            end: SyscallEnd::Returned as u32,
+            reserved: 0,
+        }
+    }
+
+    fn vm_record(event: VmEvent, flags: u32) -> VmRecord {
+        VmRecord {
+            header: header::<VmRecord>(RecordKind::Vm, 21),
+            vm_id: 2,
+            event: event as u32,
+            uuid: uuid::parse(A).unwrap(),
+            vmm_pid: 812,
+            refusal: 0,
+            flags,
+            reserved: 0,
+        }
+    }
+
+    fn json(record: Record) -> serde_json::Value {
+        serde_json::from_str(&json_line(&Event::Record(record)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn syscall_json_has_the_documented_fields() {
+        let line = json_line(&Event::Record(Record::Syscall(syscall_record()))).unwrap();
+        assert_eq!(
+            line,
+            format!(
+                "{{\"type\":\"syscall\",\"seq\":20,\"time_ns\":1500000002,\"vm_id\":2,\
+                 \"uuid\":\"{A}\",\"vcpu\":0,\"vm_seq\":1234,\"cr3\":1089536,\
+                 \"rip\":{},\"rsp\":{},\"nr\":257,\"name\":\"openat\",\
+                 \"args\":[{},{},524288,0,85,102],\"ret\":3,\
+                 \"end\":\"returned\",\"entry_ns\":1000000000,\"exit_ns\":1000012345}}",
+                0x7f3c_2a01_d2b5u64,
+                0x7ffd_8a4c_0f28u64,
+                u64::MAX - 99,
+                0x7ffd_8a4c_1000u64
+            )
+        );
+        // Not returned: ret is null whatever the register held; unknown
+        // number: name is null; nil UUID: null.
+        let mut r = syscall_record();
+        r.end = SyscallEnd::Superseded as u32;
+        r.nr = 1000;
+        r.uuid = [0; 16];
+        let v = json(Record::Syscall(r));
+        assert_eq!(v["ret"], serde_json::Value::Null);
+        assert_eq!(v["end"], "superseded");
+        assert_eq!(v["name"], serde_json::Value::Null);
+        assert_eq!(v["uuid"], serde_json::Value::Null);
+        let ends = [
+            (SyscallEnd::NoReturn as u32, "no-return"),
+            (SyscallEnd::TimedOut as u32, "timed-out"),
+            (SyscallEnd::Evicted as u32, "evicted"),
+            (SyscallEnd::Untraced as u32, "untraced"),
+            (0, "unknown(0)"),
+            (77, "unknown(77)"),
+        ];
+        for (end, name) in ends {
+            r.end = end;
+            assert_eq!(json(Record::Syscall(r))["end"], name);
+        }
+        r.end = SyscallEnd::Returned as u32;
+        r.ret = -14;
+        assert_eq!(json(Record::Syscall(r))["ret"], -14);
+    }
+
+    #[test]
+    fn vm_json_has_the_documented_fields() {
+        let r = vm_record(VmEvent::Armed, VM_UUID_KNOWN | VM_SELECTED | VM_TRACED);
+        assert_eq!(
+            json_line(&Event::Record(Record::Vm(r))).unwrap(),
+            format!(
+                "{{\"type\":\"vm\",\"seq\":21,\"time_ns\":1500000002,\"vm_id\":2,\
+                 \"event\":\"armed\",\"uuid\":\"{A}\",\"vmm_pid\":812,\"refusal\":\"none\",\
+                 \"flags\":{{\"uuid_known\":true,\"uuid_absent\":false,\"selected\":true,\
+                 \"traced\":true}}}}"
+            )
+        );
+        // The UUID bytes are shown only when flagged known.
+        let mut r = vm_record(VmEvent::NoUuid, VM_UUID_ABSENT);
+        let v = json(Record::Vm(r));
+        assert_eq!(v["uuid"], serde_json::Value::Null);
+        assert_eq!(v["event"], "no-uuid");
+        assert_eq!(v["flags"]["uuid_absent"], true);
+        let events = [
+            (VmEvent::Created as u32, "created"),
+            (VmEvent::Identified as u32, "identified"),
+            (VmEvent::Disarmed as u32, "disarmed"),
+            (VmEvent::Refused as u32, "refused"),
+            (VmEvent::Destroyed as u32, "destroyed"),
+            (0, "unknown(0)"),
+            (99, "unknown(99)"),
+        ];
+        for (event, name) in events {
+            r.event = event;
+            assert_eq!(json(Record::Vm(r))["event"], name);
+        }
+        let refusals = [
+            (Refusal::Cet, "cet"),
+            (Refusal::Sev, "sev"),
+            (Refusal::Tdx, "tdx"),
+            (Refusal::Nested, "nested"),
+        ];
+        for (refusal, name) in refusals {
+            r.refusal = refusal as u32;
+            assert_eq!(json(Record::Vm(r))["refusal"], name);
+        }
+        r.refusal = 9;
+        assert_eq!(json(Record::Vm(r))["refusal"], "unknown(9)");
+    }
+
+    #[test]
+    fn syscall_text_lines() {
+        let text = |r: SyscallRecord| text_line(&Event::Record(Record::Syscall(r)));
+        assert_eq!(
+            text(syscall_record()),
+            format!(
+                "seq=20 time=1.500000002 vm 2 {A} vcpu0 #1234 \
+                 openat(-100, 0x7ffd8a4c1000, 0x80000, 0) = 3 [12.3 us]"
+            )
+        );
+        let mut r = syscall_record();
+        r.uuid = [0; 16];
+        r.nr = 39;
+        r.ret = 1234;
+        r.exit_ns = r.entry_ns + 850;
+        assert!(
+            text(r).ends_with("vm 2 vcpu0 #1234 getpid() = 1234 [850 ns]"),
+            "{}",
+            text(r)
+        );
+        r.nr = 0;
+        r.ret = -14;
+        assert!(text(r).ends_with(" = -14 EFAULT [850 ns]"), "{}", text(r));
+        r.ret = -4000;
+        assert!(text(r).ends_with(" = -4000 [850 ns]"), "{}", text(r));
+        r.nr = 9;
+        r.ret = 0x7f3c_2a00_0000;
+        assert!(
+            text(r).ends_with(" = 0x7f3c2a000000 [850 ns]"),
+            "{}",
+            text(r)
+        );
+        r.nr = 231;
+        r.end = SyscallEnd::NoReturn as u32;
+        assert!(
+            text(r).ends_with("exit_group(-100) = ? [no-return]"),
+            "{}",
+            text(r)
+        );
+        r.nr = 59;
+        r.end = SyscallEnd::Superseded as u32;
+        r.exit_ns = r.entry_ns + 2_500_000;
+        assert!(
+            text(r).ends_with(" = ? [superseded after 2.5 ms]"),
+            "{}",
+            text(r)
+        );
+        r.end = 42;
+        r.nr = 999;
+        assert!(
+            text(r).contains(
+                "syscall_999(-100, 0x7ffd8a4c1000, 0x80000, 0, 85, 102) = ? [unknown(42) after"
+            ),
+            "{}",
+            text(r)
+        );
+    }
+
+    #[test]
+    fn vm_text_lines() {
+        let text = |r: VmRecord| text_line(&Event::Record(Record::Vm(r)));
+        let r = vm_record(VmEvent::Identified, VM_UUID_KNOWN | VM_SELECTED);
+        assert_eq!(
+            text(r),
+            format!(
+                "seq=21 time=1.500000002 vm 2 identified {A} vmm_pid=812 flags=uuid_known,selected"
+            )
+        );
+        let mut r = vm_record(VmEvent::Created, 0);
+        assert!(
+            text(r).ends_with("vm 2 created vmm_pid=812 flags=-"),
+            "{}",
+            text(r)
+        );
+        r.event = VmEvent::Refused as u32;
+        r.refusal = Refusal::Sev as u32;
+        r.flags = VM_SELECTED | 0x100;
+        assert!(
+            text(r).ends_with("vm 2 refused (sev) vmm_pid=812 flags=selected,0x100"),
+            "{}",
+            text(r)
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(0), "0 ns");
+        assert_eq!(duration(999), "999 ns");
+        assert_eq!(duration(12_345), "12.3 us");
+        assert_eq!(duration(4_100_000), "4.1 ms");
+        assert_eq!(duration(2_500_000_000), "2.500 s");
+    }
+
+    fn vm_info(vm_id: u32, uuid: Option<&str>, flags: u32) -> VmInfo {
+        VmInfo {
+            vm_id,
+            flags: flags | if uuid.is_some() { VM_UUID_KNOWN } else { 0 },
+            uuid: uuid.map(|u| uuid::parse(u).unwrap()).unwrap_or_default(),
+            vmm_pid: 800 + vm_id,
+            refusal: 0,
+            created_ns: 5,
+            syscalls: 100,
+            returned: 90,
+            unmatched_returns: 2,
+            pending: 1,
+            traps: 250,
+        }
+    }
+
+    #[test]
+    fn vms_json_and_text() {
+        let b = "11111111-2222-3333-4444-555555555555";
+        let mut refused = vm_info(3, Some(b), VM_SELECTED);
+        refused.refusal = Refusal::Cet as u32;
+        let vms = [
+            vm_info(2, Some(A), VM_SELECTED | VM_TRACED),
+            refused,
+            vm_info(4, None, VM_UUID_ABSENT),
+            vm_info(5, None, 0),
+        ];
+        let c = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+        let selection = Selection {
+            all: false,
+            uuids: [A, b, c].map(|u| uuid::parse(u).unwrap()).to_vec(),
+        };
+        let v: serde_json::Value = serde_json::from_str(
+            &serde_json::to_string(&JsonVms::new("/dev/leaktrace", &vms, &selection)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["device"], "/dev/leaktrace");
+        assert_eq!(
+            v["vms"][0],
+            serde_json::json!({
+                "vm_id": 2, "uuid": A, "vmm_pid": 802, "traced": true, "selected": true,
+                "refusal": "none",
+                "flags": {"uuid_known": true, "uuid_absent": false, "selected": true, "traced": true},
+                "created_ns": 5, "syscalls": 100, "returned": 90, "unmatched_returns": 2,
+                "pending": 1, "traps": 250
+            })
+        );
+        assert_eq!(v["vms"][1]["refusal"], "cet");
+        assert_eq!(v["vms"][2]["uuid"], serde_json::Value::Null);
+        assert_eq!(
+            v["selection"],
+            serde_json::json!({
+                "all": false,
+                "uuids": [
+                    {"uuid": A, "vm_ids": [2]},
+                    {"uuid": b, "vm_ids": [3]},
+                    {"uuid": c, "vm_ids": []}
+                ]
+            })
+        );
+
+        let text = vms_text(&vms, &selection);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "ID  UUID                                  VMM PID  TRACED  SELECTED  REFUSAL  \
+             SYSCALLS  RETURNED  UNMATCHED  PENDING  TRAPS"
+        );
+        assert_eq!(
+            lines[1],
+            format!(
+                "2   {A}  802      yes     yes       none     100       90        2          1        250"
+            )
+        );
+        assert!(lines[2].contains(" cet "), "{text}");
+        assert!(lines[3].starts_with("4   none "), "{text}");
+        assert!(lines[4].starts_with("5   unknown "), "{text}");
+        assert_eq!(lines[5], "");
+        assert_eq!(lines[6], "selection: 3 UUIDs");
+        assert_eq!(lines[7], format!("  {A}  vm 2"));
+        assert_eq!(
+            lines[9],
+            format!("  {c}  not running; traced when it starts")
+        );
+
+        let all = Selection {
+            all: true,
+            uuids: vec![],
+        };
+        assert_eq!(vms_text(&[], &all), "no VMs\n\nselection: all VMs\n");
+        let none = Selection::default();
+        assert!(vms_text(&[], &none).ends_with("selection: none (no VM is traced)\n"));
     }
 
     #[test]

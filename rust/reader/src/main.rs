@@ -4,11 +4,16 @@
 //!
 //! - `leaktrace status [--json]`: the module's ABI version, sizes, ring
 //!   counters and readers (`IOCTL_GET_INFO`).
-//! - `leaktrace watch [--json] [--count N] [--timeout SECS]`: decodes records
-//!   as they arrive, one line each, until N records, the timeout, or
-//!   SIGINT/SIGTERM. Reading consumes records: another reader of the device
-//!   gets a disjoint part of the stream, and the records it takes show here
-//!   as `lost` (as do records the full ring dropped).
+//! - `leaktrace watch [--json] [--count N] [--timeout SECS] [--syscalls]
+//!   [--vm ID|UUID]`: decodes records as they arrive, one line each, until
+//!   N records, the timeout, or SIGINT/SIGTERM. Reading consumes records:
+//!   another reader of the device gets a disjoint part of the stream, and
+//!   the records it takes show here as `lost` (as do records the full ring
+//!   dropped).
+//! - `leaktrace vms [--json]`: the VMs the module knows, their tracing
+//!   state and counters, and the trace selection.
+//! - `leaktrace trace UUID...|--all`, `leaktrace untrace UUID...|--all`:
+//!   change the trace selection.
 //!
 //! Exit status: 0 on success (including a stop by signal, count or
 //! timeout), 1 on any error, with a message on stderr.
@@ -19,12 +24,21 @@ use anyhow::Result;
 use clap::Parser;
 use clap::Subcommand;
 use leaktrace::abi::Info;
+use leaktrace::abi::Uuid;
 use leaktrace::abi::RECORD_MAX_SIZE;
+use leaktrace::control;
+use leaktrace::control::Control;
+use leaktrace::control::Ioctl;
+use leaktrace::control::TraceCommand;
 use leaktrace::decode::Decoder;
 use leaktrace::decode::Event;
 use leaktrace::device;
 use leaktrace::device::Device;
+use leaktrace::filter;
+use leaktrace::filter::Filter;
+use leaktrace::filter::VmSelector;
 use leaktrace::format;
+use leaktrace::uuid;
 use std::io;
 use std::io::Write;
 use std::path::Path;
@@ -68,21 +82,59 @@ enum Command {
     /// readers do not see them. Stops after --count records, after
     /// --timeout, or on SIGINT/SIGTERM (after printing what is queued).
     Watch(WatchArgs),
+    /// List the VMs the module knows (id, UUID, VMM pid, whether traced
+    /// and selected, refusal, counters) and the trace selection.
+    Vms {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add VMs to the trace selection by SMBIOS UUID, or trace all VMs.
+    /// Takes effect at once on running VMs and later on VMs that start.
+    Trace(TraceArgs),
+    /// Remove UUIDs from the trace selection, or with --all trace no VM.
+    Untrace(TraceArgs),
+}
+
+/// Arguments of `trace` and `untrace`.
+#[derive(Debug, clap::Args)]
+#[group(id = "target", required = true, multiple = false, args = ["uuids", "all"])]
+struct TraceArgs {
+    /// VM UUIDs, canonical form (8-4-4-4-12 hex digits, either case).
+    #[arg(value_name = "UUID", value_parser = parse_uuid)]
+    uuids: Vec<Uuid>,
+    /// trace: every VM, present and future; untrace: no VM at all (clears
+    /// the selection).
+    #[arg(long)]
+    all: bool,
+}
+
+/// Parses a UUID argument strictly (see `leaktrace::uuid`).
+fn parse_uuid(s: &str) -> Result<Uuid, String> {
+    uuid::parse(s).map_err(|e| e.to_string())
 }
 
 /// Options of `watch`.
 #[derive(Debug, clap::Args)]
 struct WatchArgs {
     /// Print one JSON object per line: {"type": "loaded" | "heartbeat" |
-    /// "test" | "unknown" | "lost", ...}.
+    /// "test" | "vm" | "syscall" | "unknown" | "lost", ...}.
     #[arg(long)]
     json: bool,
-    /// Stop after this many records (gaps reported as "lost" do not count).
+    /// Stop after printing this many records (gaps reported as "lost" do
+    /// not count; records left out by a filter are consumed, not counted).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
     /// Stop after this many seconds (decimals allowed).
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     timeout: Option<Duration>,
+    /// Show only VM and syscall records (and "lost" gaps).
+    #[arg(long)]
+    syscalls: bool,
+    /// Show only this VM's VM and syscall records (and "lost" gaps): a VM
+    /// id or a UUID.
+    #[arg(long, value_name = "ID|UUID", value_parser = filter::parse_vm_selector)]
+    vm: Option<VmSelector>,
 }
 
 /// Parses `--timeout`: a positive, finite number of seconds.
@@ -227,13 +279,19 @@ impl Source for Device {
 struct Sink<'a> {
     /// JSON lines instead of text.
     json: bool,
+    /// Which events to print.
+    filter: Filter,
     /// Standard output (a buffer in unit tests).
     out: &'a mut dyn Write,
 }
 
 impl Sink<'_> {
-    /// Prints one event and flushes.
-    fn emit(&mut self, event: &Event) -> Result<()> {
+    /// Prints one event, if the filter keeps it, and flushes; returns
+    /// whether it was printed.
+    fn emit(&mut self, event: &Event) -> Result<bool> {
+        if !self.filter.keep(event) {
+            return Ok(false);
+        }
         let line = if self.json {
             format::json_line(event)?
         } else {
@@ -241,7 +299,7 @@ impl Sink<'_> {
         };
         writeln!(self.out, "{line}").context("writing to standard output")?;
         self.out.flush().context("writing to standard output")?;
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -259,7 +317,8 @@ struct Watch<'a, S: Source> {
     buf: Vec<u8>,
     /// Events of the last read.
     events: Vec<Event>,
-    /// Records still to print before stopping (`--count`), if limited.
+    /// Records still to print before stopping (`--count`), if limited;
+    /// each read takes at most this many, so none is read beyond it.
     remaining: Option<u64>,
     /// Output.
     sink: Sink<'a>,
@@ -307,15 +366,17 @@ impl<S: Source> Watch<'_, S> {
         let decoded = self.decoder.decode(&self.buf[..n], &mut self.events);
         // Print the good records before a malformed one, then fail.
         let mut records = 0;
+        let mut printed = 0;
         for event in &self.events {
-            self.sink.emit(event)?;
+            let shown = self.sink.emit(event)?;
             if matches!(event, Event::Record(_)) {
                 records += 1;
+                printed += u64::from(shown);
             }
         }
         decoded.with_context(|| format!("decoding {}", dev.path().display()))?;
         if let Some(r) = &mut self.remaining {
-            *r = r.saturating_sub(records);
+            *r = r.saturating_sub(printed);
         }
         Ok(Some(records))
     }
@@ -406,6 +467,7 @@ fn watch_source<S: Source>(
         remaining: args.count,
         sink: Sink {
             json: args.json,
+            filter: Filter::new(args.syscalls, args.vm),
             out,
         },
     };
@@ -416,6 +478,82 @@ fn watch_source<S: Source>(
         .flush()
         .context("writing to standard output")?;
     Ok(())
+}
+
+/// Writes `text` to standard output and flushes.
+fn print(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The VM list and the selection, with errors explained.
+fn vms_and_selection(
+    ctl: &dyn Control,
+) -> Result<(Vec<leaktrace::abi::VmInfo>, control::Selection)> {
+    let vms = control::list_vms(ctl).map_err(|e| {
+        anyhow::anyhow!(control::ioctl_error_message(ctl.path(), Ioctl::VmList, &e))
+    })?;
+    let selection = control::get_selection(ctl).map_err(|e| {
+        anyhow::anyhow!(control::ioctl_error_message(
+            ctl.path(),
+            Ioctl::GetSelection,
+            &e
+        ))
+    })?;
+    Ok((vms, selection))
+}
+
+/// `leaktrace vms` over any [`Control`]: the text or JSON to print.
+fn vms_output(ctl: &dyn Control, json: bool) -> Result<String> {
+    let (vms, selection) = vms_and_selection(ctl)?;
+    Ok(if json {
+        let shown = ctl.path().display().to_string();
+        let mut line = serde_json::to_string(&format::JsonVms::new(&shown, &vms, &selection))?;
+        line.push('\n');
+        line
+    } else {
+        format::vms_text(&vms, &selection)
+    })
+}
+
+/// `leaktrace vms`.
+fn vms(path: &Path, json: bool) -> Result<()> {
+    let (dev, _info) = open(path)?;
+    print(&vms_output(&dev, json)?)
+}
+
+/// The command `trace`/`untrace` (`add`) runs with `args`.
+fn trace_command(add: bool, args: &TraceArgs) -> TraceCommand {
+    match (add, args.all) {
+        (true, true) => TraceCommand::All,
+        (false, true) => TraceCommand::None,
+        (true, false) => TraceCommand::Add(control::dedup_uuids(&args.uuids)),
+        (false, false) => TraceCommand::Remove(control::dedup_uuids(&args.uuids)),
+    }
+}
+
+/// `leaktrace trace` (`add`) and `leaktrace untrace`: prints what was
+/// done, warnings and errors; fails if anything failed.
+fn trace(path: &Path, add: bool, args: &TraceArgs) -> Result<()> {
+    // The UUIDs were checked by the argument parser, before any ioctl.
+    let command = trace_command(add, args);
+    let (dev, _info) = open(path)?;
+    let report = control::run_trace(&dev, &command);
+    let mut text = String::new();
+    for line in &report.lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    print(&text)?;
+    for warning in &report.warnings {
+        eprintln!("leaktrace: warning: {warning}");
+    }
+    match report.errors.as_slice() {
+        [] => Ok(()),
+        errors => bail!("{}", errors.join("\nleaktrace: error: ")),
+    }
 }
 
 /// Whether the error is a closed standard output (`leaktrace watch | head`).
@@ -433,6 +571,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Status { json } => status(&cli.device, *json),
         Command::Watch(args) => watch(&cli.device, args),
+        Command::Vms { json } => vms(&cli.device, *json),
+        Command::Trace(args) => trace(&cli.device, true, args),
+        Command::Untrace(args) => trace(&cli.device, false, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -454,7 +595,13 @@ mod tests {
     use leaktrace::abi::Pod;
     use leaktrace::abi::RecordHeader;
     use leaktrace::abi::RecordKind;
+    use leaktrace::abi::SyscallEnd;
+    use leaktrace::abi::SyscallRecord;
     use leaktrace::abi::TestRecord;
+    use leaktrace::abi::VmEvent;
+    use leaktrace::abi::VmRecord;
+    use leaktrace::abi::VM_TRACED;
+    use leaktrace::abi::VM_UUID_KNOWN;
     use leaktrace_core::ring::RecordRing;
     use std::cell::Cell;
     use std::cell::RefCell;
@@ -568,6 +715,31 @@ mod tests {
             self.ring.borrow_mut().push(r.as_bytes_mut()).unwrap();
         }
 
+        fn push_vm(&self, vm_id: u32, event: VmEvent) {
+            let mut r = VmRecord {
+                header: RecordHeader::new::<VmRecord>(RecordKind::Vm, 3),
+                vm_id,
+                event: event as u32,
+                uuid: uuid::parse(A).unwrap(),
+                vmm_pid: 812,
+                flags: VM_UUID_KNOWN | VM_TRACED,
+                ..VmRecord::default()
+            };
+            self.ring.borrow_mut().push(r.as_bytes_mut()).unwrap();
+        }
+
+        fn push_syscall(&self, vm_id: u32, nr: u64, ret: i64) {
+            let mut r = SyscallRecord {
+                header: RecordHeader::new::<SyscallRecord>(RecordKind::Syscall, 4),
+                vm_id,
+                nr,
+                ret,
+                end: SyscallEnd::Returned as u32,
+                ..SyscallRecord::default()
+            };
+            self.ring.borrow_mut().push(r.as_bytes_mut()).unwrap();
+        }
+
         fn queued(&self) -> u64 {
             self.ring.borrow().counters().queued
         }
@@ -622,11 +794,19 @@ mod tests {
     }
 
     fn watch_sim(sim: &Sim, json: bool, count: Option<u64>) -> (Result<()>, String) {
-        let args = WatchArgs {
-            json,
-            count,
-            timeout: None,
-        };
+        watch_sim_args(
+            sim,
+            WatchArgs {
+                json,
+                count,
+                timeout: None,
+                syscalls: false,
+                vm: None,
+            },
+        )
+    }
+
+    fn watch_sim_args(sim: &Sim, args: WatchArgs) -> (Result<()>, String) {
         let info = sim.info().unwrap();
         // SAFETY: an all-zero `sigset_t` is a valid (empty) set; unused.
         let mask: libc::sigset_t = unsafe { core::mem::zeroed() };
@@ -743,6 +923,116 @@ mod tests {
         assert_eq!(json_lines(&out).len(), 1, "{out}");
     }
 
+    const A: &str = "4c4c4544-0042-3510-8052-b3c04f4e3732";
+
+    #[test]
+    fn watch_syscalls_shows_only_vm_records_and_counts_printed_ones() {
+        let stop = AtomicBool::new(false);
+        let sim = Sim::new(4096, &stop);
+        sim.push_loaded();
+        sim.push_vm(2, VmEvent::Armed);
+        sim.push_test(0, 1);
+        sim.push_syscall(2, 39, 100);
+        sim.push_syscall(3, 0, -14);
+        sim.push_heartbeat();
+        sim.push_syscall(2, 231, 0);
+        let args = WatchArgs {
+            json: true,
+            count: Some(3),
+            timeout: None,
+            syscalls: true,
+            vm: None,
+        };
+        let (result, out) = watch_sim_args(&sim, args);
+        result.unwrap();
+        let lines = json_lines(&out);
+        let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["vm", "syscall", "syscall"], "{out}");
+        assert_eq!(lines[1]["name"], "getpid");
+        assert_eq!(lines[2]["ret"], -14);
+        assert_eq!(sim.queued(), 2, "stopped after the third printed record");
+    }
+
+    #[test]
+    fn watch_vm_shows_one_vm_in_text() {
+        let stop = AtomicBool::new(false);
+        let sim = Sim::new(4096, &stop);
+        sim.push_vm(2, VmEvent::Armed);
+        sim.push_syscall(3, 39, 100);
+        sim.push_syscall(2, 0, -14);
+        sim.push_test(0, 1);
+        let args = WatchArgs {
+            json: false,
+            count: None,
+            timeout: None,
+            syscalls: false,
+            vm: Some(VmSelector::Id(2)),
+        };
+        let (result, out) = watch_sim_args(&sim, args);
+        result.unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(
+            lines[0].ends_with(&format!(
+                "vm 2 armed {A} vmm_pid=812 flags=uuid_known,traced"
+            )),
+            "{out}"
+        );
+        assert!(
+            lines[1].ends_with("vm 2 vcpu0 #0 read(0, 0, 0) = -14 EFAULT [0 ns]"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn control_commands_parse() {
+        let cli = Cli::try_parse_from(["leaktrace", "vms", "--json"]).unwrap();
+        assert!(matches!(cli.command, Command::Vms { json: true }));
+        let upper = A.to_uppercase();
+        let cli = Cli::try_parse_from(["leaktrace", "trace", A, &upper]).unwrap();
+        let Command::Trace(args) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(
+            trace_command(true, args),
+            TraceCommand::Add(vec![uuid::parse(A).unwrap()]),
+            "parsed case-insensitively, asked once"
+        );
+        let cli = Cli::try_parse_from(["leaktrace", "untrace", "--all"]).unwrap();
+        let Command::Untrace(args) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(trace_command(false, args), TraceCommand::None);
+        let cli = Cli::try_parse_from(["leaktrace", "trace", "--all"]).unwrap();
+        let Command::Trace(args) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(trace_command(true, args), TraceCommand::All);
+        let cli = Cli::try_parse_from(["leaktrace", "untrace", A]).unwrap();
+        let Command::Untrace(args) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert!(matches!(trace_command(false, args), TraceCommand::Remove(u) if u.len() == 1));
+        // Bad UUIDs are refused by the parser, before the device is opened.
+        for bad in [
+            "nope",
+            "4c4c4544004235108052b3c04f4e3732",
+            "{4c4c4544-0042-3510-8052-b3c04f4e3732}",
+            "00000000-0000-0000-0000-000000000000",
+        ] {
+            let err = Cli::try_parse_from(["leaktrace", "trace", A, bad]).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+            assert!(Cli::try_parse_from(["leaktrace", "untrace", bad]).is_err());
+        }
+        let cli = Cli::try_parse_from(["leaktrace", "watch", "--syscalls", "--vm", A]).unwrap();
+        let Command::Watch(args) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert!(args.syscalls);
+        assert!(matches!(args.vm, Some(VmSelector::Uuid(_))));
+        assert!(Cli::try_parse_from(["leaktrace", "watch", "--vm", "vm2"]).is_err());
+    }
+
     #[test]
     fn timeouts_parse() {
         assert_eq!(parse_timeout("2"), Ok(Duration::from_secs(2)));
@@ -781,7 +1071,9 @@ mod tests {
         let cli = Cli::try_parse_from(["leaktrace", "--device", "/d", "status", "--json"]).unwrap();
         assert_eq!(cli.device, PathBuf::from("/d"));
         assert!(matches!(cli.command, Command::Status { json: true }));
-        // Keep later subcommands out until their issue adds them.
+        // trace and untrace need UUIDs or --all, not both.
         assert!(Cli::try_parse_from(["leaktrace", "trace"]).is_err());
+        assert!(Cli::try_parse_from(["leaktrace", "untrace"]).is_err());
+        assert!(Cli::try_parse_from(["leaktrace", "trace", "--all", A]).is_err());
     }
 }

@@ -4,6 +4,9 @@
 //! that their logic is unit-tested on the host.
 
 use leaktrace::abi::Counters;
+use leaktrace::abi::Refusal;
+use leaktrace::abi::SyscallEnd;
+use leaktrace::abi::VmEvent;
 use leaktrace::abi::EMIT_TEST_MAX;
 use leaktrace::decode::Event;
 use leaktrace::decode::Record;
@@ -69,6 +72,31 @@ pub fn check_record(record: &Record, now_ns: u64) -> Result<(), String> {
                 return Err(format!(
                     "test record seq {seq}: index {} of a burst of {}",
                     r.index, r.burst
+                ));
+            }
+        }
+        Record::Vm(r) => {
+            if VmEvent::from_raw(r.event).is_none() || Refusal::from_raw(r.refusal).is_none() {
+                return Err(format!(
+                    "vm record seq {seq}: unknown event {} or refusal {}",
+                    r.event, r.refusal
+                ));
+            }
+            if r.reserved != 0 {
+                return Err(format!("vm record seq {seq}: reserved {:#x}", r.reserved));
+            }
+        }
+        Record::Syscall(r) => {
+            if SyscallEnd::from_raw(r.end).is_none() || r.reserved != 0 {
+                return Err(format!(
+                    "syscall record seq {seq}: unknown end {} or reserved {:#x}",
+                    r.end, r.reserved
+                ));
+            }
+            if r.exit_ns < r.entry_ns {
+                return Err(format!(
+                    "syscall record seq {seq}: exit_ns {} before entry_ns {}",
+                    r.exit_ns, r.entry_ns
                 ));
             }
         }
@@ -296,6 +324,32 @@ mod tests {
         assert!(check_record(&loaded(header), 100).is_err());
         header.kind = 99;
         assert!(check_record(&Record::Unknown(header), 100).is_err());
+    }
+
+    #[test]
+    fn vm_and_syscall_records_are_checked() {
+        use leaktrace::abi::SyscallRecord;
+        use leaktrace::abi::VmRecord;
+        let vm = VmRecord {
+            header: RecordHeader::new::<VmRecord>(RecordKind::Vm, 10),
+            event: VmEvent::Created as u32,
+            ..VmRecord::default()
+        };
+        assert!(check_record(&Record::Vm(vm), 100).is_ok());
+        let bad = VmRecord { event: 0, ..vm };
+        assert!(check_record(&Record::Vm(bad), 100).is_err());
+        let call = SyscallRecord {
+            header: RecordHeader::new::<SyscallRecord>(RecordKind::Syscall, 10),
+            end: SyscallEnd::Returned as u32,
+            entry_ns: 5,
+            exit_ns: 9,
+            ..SyscallRecord::default()
+        };
+        assert!(check_record(&Record::Syscall(call), 100).is_ok());
+        let backwards = SyscallRecord { exit_ns: 4, ..call };
+        assert!(check_record(&Record::Syscall(backwards), 100).is_err());
+        let unknown_end = SyscallRecord { end: 9, ..call };
+        assert!(check_record(&Record::Syscall(unknown_end), 100).is_err());
     }
 
     #[test]
