@@ -290,8 +290,9 @@ fn uuid_status(uuid: &Uuid, vms: &[VmInfo]) -> String {
 ///
 /// A UUID that is not selected (`untrace`) is an error that does not stop
 /// the others; any other failure stops the command at once (the rest
-/// would fail the same way). A UUID added twice is not an error: the
-/// module is asked, and `EEXIST` is reported as "already selected".
+/// would fail the same way). A UUID that was already selected is not an
+/// error (the module accepts it again): it is reported as "already in the
+/// trace selection", as is an `EEXIST` answer.
 pub fn run_trace(ctl: &dyn Control, command: &TraceCommand) -> Report {
     let mut report = Report::default();
     let ops: Vec<TraceOp> = match command {
@@ -300,10 +301,15 @@ pub fn run_trace(ctl: &dyn Control, command: &TraceCommand) -> Report {
         TraceCommand::All => vec![TraceOp::All],
         TraceCommand::None => vec![TraceOp::None],
     };
+    // What was selected before, to tell "added" from "already there".
+    let before = match command {
+        TraceCommand::Add(_) => get_selection(ctl).map(|s| s.uuids).unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let mut done = Vec::new();
     for op in ops {
         match ctl.trace(&op.request()) {
-            Ok(()) => done.push((op, false)),
+            Ok(()) => done.push((op, matches!(op, TraceOp::Add(u) if before.contains(&u)))),
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) && matches!(op, TraceOp::Add(_)) => {
                 done.push((op, true))
             }
@@ -593,6 +599,23 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(*sim.selection.borrow(), [u(A), u(B), u(c)]);
+    }
+
+    #[test]
+    fn trace_of_a_selected_uuid_says_so() {
+        let sim = SimModule::default();
+        *sim.selection.borrow_mut() = vec![u(A)];
+        let report = run_trace(&sim, &TraceCommand::Add(vec![u(A), u(B)]));
+        assert!(report.errors.is_empty(), "{report:?}");
+        assert!(
+            report.lines[0].starts_with(&format!("{A}: already in the trace selection; ")),
+            "{report:?}"
+        );
+        assert!(
+            report.lines[1].starts_with(&format!("{B}: added to the trace selection; ")),
+            "{report:?}"
+        );
+        assert_eq!(*sim.selection.borrow(), [u(A), u(B)]);
     }
 
     #[test]
