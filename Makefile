@@ -18,7 +18,13 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_RUSTFLAGS := -C target-feature=+crt-static
 USER_BINS := leaktrace lt-devtest
 
-.PHONY: all setup kernel module user testbed-deps check unit-test stability demo clean help
+# Static C test programs for the L2 guests (build/bin/* is every guest's
+# /usr/bin): they make their system calls with their own syscall
+# instruction, so the testbed sees exactly the arguments they print.
+GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror
+GUEST_BINS := lt-syscalls
+
+.PHONY: all setup kernel module user guest testbed-deps check unit-test stability demo clean help
 
 all: testbed-deps
 
@@ -49,7 +55,13 @@ user:
 
 comma := ,
 
-testbed-deps: module user
+guest: $(addprefix $(BUILD)/bin/,$(GUEST_BINS))
+
+$(BUILD)/bin/lt-syscalls: $(ROOT)/selftests/leaktrace/guest/lt-syscalls.c
+	@mkdir -p $(dir $@)
+	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
+
+testbed-deps: module user guest
 
 unit-test:
 	@cargo test --quiet --locked --target-dir $(BUILD)/cargo-host
