@@ -276,6 +276,8 @@ impl Tracker {
 
     /// Emits a finished call, numbering it within its VM.
     fn emit_call(&self, st: &mut VmState, mut record: SyscallRecord, end: SyscallEnd) {
+        // The header's time is when the record is produced: now, at the end.
+        record.header.time_ns = shim::clock_ns();
         record.end = end as u32;
         record.vm_seq = st.vm_seq;
         st.vm_seq += 1;
