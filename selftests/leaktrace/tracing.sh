@@ -35,10 +35,15 @@ lt_test() {
 
 lt_lt() { "$LT_BIN/leaktrace" "$@"; }
 
-# vm_field UUID FIELD: FIELD of the VM with UUID in `leaktrace vms --json`.
+# L1's own userland is busybox: run the host's jq in the host root, where
+# the L2 QEMUs run too (see lt__setup_chroot).
+jq() { chroot /host /usr/bin/jq "$@"; }
+
+# vm_field UUID FIELD: FIELD of the VM with UUID in `leaktrace vms --json`
+# ("null" when there is no such VM).
 vm_field() {
 	lt_lt vms --json | jq -r --arg u "$1" --arg f "$2" \
-		'[(.vms? // .)[] | select(.uuid == $u)][0][$f] // empty'
+		'[.vms[] | select(.uuid == $u)][0] | if . == null then null else .[$f] end'
 }
 
 # wait_for SECONDS CMD...: retry CMD every second until it succeeds.
@@ -54,7 +59,7 @@ wait_for() {
 
 is_traced() { [ "$(vm_field "$1" traced)" = true ]; }
 is_untraced() { [ "$(vm_field "$1" traced)" = false ]; }
-is_identified() { [ -n "$(vm_field "$1" vm_id)" ]; }
+is_identified() { [ "$(vm_field "$1" vm_id)" != null ]; }
 
 t_start() {
 	lt_load_module || return 1
@@ -71,7 +76,7 @@ t_start() {
 # Malformed and impossible requests fail clearly and change nothing.
 t_bad_requests() {
 	local before after out
-	before=$(lt_lt vms --json | jq -c '.selection? // empty')
+	before=$(lt_lt vms --json | jq -c '.selection')
 	for args in "trace not-a-uuid" "trace 4c540000-0000-4000-8000-00000000b00" \
 		"trace 00000000-0000-0000-0000-000000000000" "untrace $LT_U1" "trace"; do
 		if out=$(lt_lt $args 2>&1); then
@@ -81,7 +86,7 @@ t_bad_requests() {
 		echo "leaktrace $args: $out"
 		[ -n "$out" ] || { echo "'leaktrace $args' failed without a message"; return 1; }
 	done
-	after=$(lt_lt vms --json | jq -c '.selection? // empty')
+	after=$(lt_lt vms --json | jq -c '.selection')
 	[ "$before" = "$after" ] || { echo "selection changed: $before -> $after"; return 1; }
 	is_untraced "$LT_U1" || { echo "vm1 became traced"; return 1; }
 }

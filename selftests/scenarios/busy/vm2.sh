@@ -1,0 +1,2 @@
+# Same checked rounds as vm1.
+. /scenario/vm1.sh
