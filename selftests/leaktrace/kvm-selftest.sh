@@ -9,10 +9,11 @@
 #     every trapped SYSCALL/SYSRET) boots and runs a script of a few
 #     thousand system calls to completion, the knob reads "1 ok", and the
 #     #UD intercepts show that its system calls really trapped;
-#  3. the KVM selftest x86/syscall_trap_test (built by
-#     scripts/build-kvm-selftest): SYSCALL/SYSRET architectural state armed
-#     vs disarmed, #GP on SYSRETQ with a non-canonical RCX, the guest's view
-#     of EFER.SCE;
+#  3. the KVM selftest x86/syscall_trap_test (patches/0008, built by
+#     scripts/build-kvm-selftest; its kselftest TAP is shown as "#" lines):
+#     SYSCALL/SYSRETQ architectural state disarmed vs armed and the number
+#     of emulated instructions, #GP/#UD cases and the guest's view of
+#     EFER.SCE, #GP on SYSRETQ with a non-canonical RCX, RF/VM in R11;
 #  4. no splat in dmesg.
 
 LT_KT_BIN=${LEAKTRACE_KVM_SELFTEST:-$LT_CACHE/kvm-selftest/syscall_trap_test}
