@@ -24,7 +24,7 @@ USER_BINS := leaktrace lt-devtest
 GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror
 GUEST_BINS := lt-syscalls
 
-.PHONY: all setup kernel module user guest testbed-deps check unit-test stability demo clean help
+.PHONY: all setup kernel module user guest kvm-selftest testbed-deps check unit-test stability demo clean help
 
 all: testbed-deps
 
@@ -61,7 +61,12 @@ $(BUILD)/bin/lt-syscalls: $(ROOT)/selftests/leaktrace/guest/lt-syscalls.c
 	@mkdir -p $(dir $@)
 	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
 
-testbed-deps: module user guest
+# The KVM selftest of the trap series (patches/0008), built against the
+# testbed kernel tree and cached outside the checkout.
+kvm-selftest: kernel
+	@$(ROOT)/scripts/build-kvm-selftest >/dev/null
+
+testbed-deps: module user guest kvm-selftest
 
 unit-test:
 	@cargo test --quiet --locked --target-dir $(BUILD)/cargo-host

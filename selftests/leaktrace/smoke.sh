@@ -44,7 +44,7 @@ t_kvm_ready() {
 # and leaves nothing behind.
 t_bad_params_refused() {
 	local p
-	for p in ring_kib=1 ring_kib=1048576 heartbeat_ms=0; do
+	for p in ring_kib=1 ring_kib=1048576 heartbeat_ms=0 pending_max=0 pending_timeout_ms=3600001; do
 		if insmod "$LT_ROOT/build/leaktrace.ko" "$p" 2>/dev/null; then
 			echo "insmod with $p succeeded"
 			rmmod leaktrace

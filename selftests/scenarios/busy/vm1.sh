@@ -1,9 +1,9 @@
 # A guest that keeps making system calls for a while and checks that each
 # round gave the right result: the host arms, disarms and unloads tracing
 # under it (selftests/leaktrace/tracing.sh), and the guest must not notice.
-# Runs for LT_BUSY_SECONDS of guest uptime (default 60), prints one line
+# Runs for LT_BUSY_SECONDS of guest uptime (default 90), prints one line
 # per 50 rounds and fails on the first wrong result.
-secs=${LT_BUSY_SECONDS:-60}
+secs=${LT_BUSY_SECONDS:-90}
 start=$(cut -d. -f1 /proc/uptime)
 round=0
 echo "busy: start at uptime $start, for ${secs}s"
