@@ -10,29 +10,6 @@
 # an unload that hangs or leaves the node behind, a splat in dmesg.
 
 LT_SMOKE_SCENARIO=$LT_ROOT/selftests/scenarios/two-guests
-lt_smoke_n=0
-lt_smoke_failed=0
-
-lt_ok() {
-	lt_smoke_n=$((lt_smoke_n + 1))
-	echo "ok $lt_smoke_n - $1"
-}
-
-lt_not_ok() {
-	lt_smoke_n=$((lt_smoke_n + 1))
-	lt_smoke_failed=$((lt_smoke_failed + 1))
-	echo "not ok $lt_smoke_n - $1${2:+ # $2}"
-}
-
-# lt_test NAME CMD...: one TAP result from CMD's exit status; CMD's output
-# becomes diagnostics.
-lt_test() {
-	local name=$1 out st=0
-	shift
-	out=$("$@" 2>&1) || st=$?
-	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/# /'
-	if [ $st = 0 ]; then lt_ok "$name"; else lt_not_ok "$name" "exit $st"; fi
-}
 
 lt_module_loaded() { grep -q '^leaktrace ' /proc/modules; }
 
@@ -156,5 +133,4 @@ lt_test "rmmod is refused while /dev/leaktrace is open" t_unload_refused_while_o
 lt_test "rmmod unloads cleanly and removes /dev/leaktrace" t_unload
 lt_test "load/overflow/unload cycles with a live 10 ms timer" t_reload_cycles
 lt_test "L1 kernel log has no WARN/BUG/Oops/lockdep splat" t_dmesg_clean
-echo "# smoke: $((lt_smoke_n - lt_smoke_failed)) passed, $lt_smoke_failed failed"
-[ "$lt_smoke_failed" = 0 ]
+lt_tap_summary smoke

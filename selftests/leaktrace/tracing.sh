@@ -11,27 +11,6 @@
 LT_BUSY=$LT_ROOT/selftests/scenarios/busy
 LT_U1=4c540000-0000-4000-8000-00000000b001
 LT_U2=4c540000-0000-4000-8000-00000000b002
-lt_t_n=0
-lt_t_failed=0
-
-lt_ok() {
-	lt_t_n=$((lt_t_n + 1))
-	echo "ok $lt_t_n - $1"
-}
-
-lt_not_ok() {
-	lt_t_n=$((lt_t_n + 1))
-	lt_t_failed=$((lt_t_failed + 1))
-	echo "not ok $lt_t_n - $1${2:+ # $2}"
-}
-
-lt_test() {
-	local name=$1 out st=0
-	shift
-	out=$("$@" 2>&1) || st=$?
-	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/# /'
-	if [ $st = 0 ]; then lt_ok "$name"; else lt_not_ok "$name" "exit $st"; fi
-}
 
 lt_lt() { "$LT_BIN/leaktrace" "$@"; }
 
@@ -153,5 +132,4 @@ lt_test "untrace stops the records, trace restarts them" t_disarm_rearm
 lt_test "rmmod under traffic, reload, trace --all, rmmod again" t_unload_under_traffic
 lt_test "both guests finish their checked rounds" t_guests_finish
 lt_test "L1 kernel log has no WARN/BUG/Oops/lockdep splat" lt_check_dmesg
-echo "# tracing: $((lt_t_n - lt_t_failed)) passed, $lt_t_failed failed"
-[ "$lt_t_failed" = 0 ]
+lt_tap_summary tracing
