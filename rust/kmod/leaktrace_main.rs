@@ -102,7 +102,11 @@ impl kernel::Module for LeakTrace {
         check_param("ring_kib", ring_kib, &RING_KIB_RANGE)?;
         check_param("heartbeat_ms", heartbeat_ms, &HEARTBEAT_MS_RANGE)?;
         check_param("pending_max", pending_max, &PENDING_MAX_RANGE)?;
-        check_param("pending_timeout_ms", pending_timeout_ms, &PENDING_TIMEOUT_MS_RANGE)?;
+        check_param(
+            "pending_timeout_ms",
+            pending_timeout_ms,
+            &PENDING_TIMEOUT_MS_RANGE,
+        )?;
 
         let hub = hub::Hub::new(ring_kib as usize * 1024, heartbeat_ms)?;
         hub.emit_loaded();

@@ -60,8 +60,12 @@ extern "C" {
 
     /// `kvm_syscall_trap_read_phys()`: copy guest physical memory on the
     /// vCPU's thread, without injecting faults.
-    fn kvm_syscall_trap_read_phys(vcpu: *mut c_void, gpa: u64, buf: *mut c_void, len: c_uint)
-        -> c_int;
+    fn kvm_syscall_trap_read_phys(
+        vcpu: *mut c_void,
+        gpa: u64,
+        buf: *mut c_void,
+        len: c_uint,
+    ) -> c_int;
 }
 
 /// Size of KVM's `struct kvm_syscall_trap_regs` (shim.c asserts it).

@@ -550,7 +550,9 @@ impl Tracker {
                 // A VM armed earlier may be refused now (e.g. it enabled CET).
                 let live_refusal = if armed {
                     // SAFETY: alive while in the registry, which we hold.
-                    Some(refusal_from_kvm(unsafe { shim::kvm_syscall_trap_status(vm.kvm) }))
+                    Some(refusal_from_kvm(unsafe {
+                        shim::kvm_syscall_trap_status(vm.kvm)
+                    }))
                 } else {
                     None
                 };
@@ -636,8 +638,8 @@ impl Tracker {
         let reg = self.registry.lock();
         let count = reg.selection.uuids.len();
         let written = count.min(request.capacity as usize);
-        let mut out = UserSlice::new(UserPtr::from_addr(request.uuids as usize), written * 16)
-            .writer();
+        let mut out =
+            UserSlice::new(UserPtr::from_addr(request.uuids as usize), written * 16).writer();
         for uuid in &reg.selection.uuids[..written] {
             out.write_slice(uuid)?;
         }

@@ -136,7 +136,8 @@ impl<T: Copy, S: DerefMut<Target = [Slot<T>]>> PendingTable<T, S> {
     /// The pending call that (`cr3`, `rsp`) returns from, removed from the
     /// table; `None` if there is none (e.g. it entered before tracing).
     pub fn exit(&mut self, cr3: u64, rsp: u64) -> Option<T> {
-        let i = (0..self.len).find(|&i| self.storage[i].cr3 == cr3 && self.storage[i].rsp == rsp)?;
+        let i =
+            (0..self.len).find(|&i| self.storage[i].cr3 == cr3 && self.storage[i].rsp == rsp)?;
         Some(self.take(i))
     }
 

@@ -242,7 +242,11 @@ mod tests {
         ep[24] ^= 1;
         assert_eq!(find_entry_point(&fseg_with(0x100, &ep)), None);
         let ep = sm2(0xf5c00, 0x1a0, 8);
-        assert_eq!(find_entry_point(&fseg_with(0x108, &ep)), None, "not 16-aligned");
+        assert_eq!(
+            find_entry_point(&fseg_with(0x108, &ep)),
+            None,
+            "not 16-aligned"
+        );
         assert_eq!(find_entry_point(&vec![0u8; FSEG_LEN]), None);
         // An anchor at the very end of the segment must not read past it.
         let mut f = vec![0u8; FSEG_LEN];
@@ -266,8 +270,15 @@ mod tests {
         };
         assert_eq!(system_uuid(&table(stored), &new), Some(UUID_TEXT_ORDER));
         let old = EntryPoint { minor: 4, ..new };
-        assert_eq!(system_uuid(&table(UUID_TEXT_ORDER), &old), Some(UUID_TEXT_ORDER));
-        let v3 = EntryPoint { major: 3, minor: 0, ..new };
+        assert_eq!(
+            system_uuid(&table(UUID_TEXT_ORDER), &old),
+            Some(UUID_TEXT_ORDER)
+        );
+        let v3 = EntryPoint {
+            major: 3,
+            minor: 0,
+            ..new
+        };
         assert_eq!(system_uuid(&table(stored), &v3), Some(UUID_TEXT_ORDER));
     }
 
