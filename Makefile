@@ -3,7 +3,7 @@
 # leaktrace: top-level entry points.
 #
 #   make demo     set up, build, and trace a diffusion scenario across VMs
-#   make check    host unit tests, module build, testbed smoke suite (TAP)
+#   make check    unit tests, builds, testbed suites: smoke, KVM series, syscalls, tracing (TAP)
 #
 # Everything heavy (the testbed kernel) is cached outside the checkout in
 # $(LEAKTRACE_CACHE) (default /var/cache/leaktrace); see README.md.
