@@ -97,6 +97,14 @@ struct VmState {
     refusal: Refusal,
     /// Calls waiting for their SYSRET.
     pending: Pending,
+    /// Numbering and counts of the records produced (a field of its own so
+    /// that records can be emitted while `pending` is borrowed).
+    calls: CallCounts,
+}
+
+/// Per-VM numbering and accounting of syscall records.
+#[derive(Default)]
+struct CallCounts {
     /// Next per-VM record sequence number.
     vm_seq: u64,
     syscalls: u64,
@@ -275,15 +283,15 @@ impl Tracker {
     }
 
     /// Emits a finished call, numbering it within its VM.
-    fn emit_call(&self, st: &mut VmState, mut record: SyscallRecord, end: SyscallEnd) {
+    fn emit_call(&self, calls: &mut CallCounts, mut record: SyscallRecord, end: SyscallEnd) {
         // The header's time is when the record is produced: now, at the end.
         record.header.time_ns = shim::clock_ns();
         record.end = end as u32;
-        record.vm_seq = st.vm_seq;
-        st.vm_seq += 1;
-        st.syscalls += 1;
+        record.vm_seq = calls.vm_seq;
+        calls.vm_seq += 1;
+        calls.syscalls += 1;
         if end == SyscallEnd::Returned {
-            st.returned += 1;
+            calls.returned += 1;
         }
         self.hub.emit(record);
     }
@@ -291,12 +299,11 @@ impl Tracker {
     /// Ends every pending call of `vm` (tracing stops).
     fn drain_pending(&self, st: &mut VmState) {
         let now = shim::clock_ns();
-        let mut pending = core::mem::replace(&mut st.pending, PendingTable::new(KVVec::new()));
+        let VmState { pending, calls, .. } = st;
         pending.drain(|mut record| {
             record.exit_ns = now;
-            self.emit_call(st, record, SyscallEnd::Untraced);
+            self.emit_call(calls, record, SyscallEnd::Untraced);
         });
-        st.pending = pending;
     }
 
     /// Brings `vm`'s arming and tracing in line with its identity and the
@@ -363,10 +370,7 @@ impl Tracker {
                             traced: false,
                             refusal: Refusal::None,
                             pending: PendingTable::new(slots),
-                            vm_seq: 0,
-                            syscalls: 0,
-                            returned: 0,
-                            unmatched_returns: 0,
+                            calls: CallCounts::default(),
                         },
                         "leaktrace_vm"
                     ),
@@ -466,16 +470,23 @@ impl Tracker {
     fn syscall(&self, vcpu: *mut c_void, regs: &TrapRegs) {
         let Some(vm) = self.vm_of(vcpu) else { return };
         vm.traps.fetch_add(1, ordering::Relaxed);
-        if matches!(vm.state.lock().identity, Identity::Unknown { .. }) {
+        let mut st = vm.state.lock();
+        if matches!(st.identity, Identity::Unknown { .. }) {
+            // Identifying reads guest memory and may sleep: not under the lock.
+            drop(st);
             self.identify(&vm, vcpu);
+            st = vm.state.lock();
+        }
+        if !st.traced {
+            return;
         }
         let now = shim::clock_ns();
-        let mut record = SyscallRecord {
+        let record = SyscallRecord {
             header: RecordHeader::new::<SyscallRecord>(RecordKind::Syscall, now),
             vm_id: vm.id,
             vcpu: regs.vcpu_id,
             vm_seq: 0,
-            uuid: Uuid::default(),
+            uuid: Vm::uuid(&st),
             cr3: regs.cr3,
             rip: regs.rip,
             rsp: regs.rsp,
@@ -489,17 +500,15 @@ impl Tracker {
         };
         const _: () = assert!(SYSCALL_ARGS == 6);
 
-        let mut st = vm.state.lock();
-        if !st.traced {
-            return;
-        }
-        record.uuid = Vm::uuid(&st);
         if record.nr == NR_EXIT || record.nr == NR_EXIT_GROUP {
-            record.exit_ns = now;
-            self.emit_call(&mut st, record, SyscallEnd::NoReturn);
+            let record = SyscallRecord {
+                exit_ns: now,
+                ..record
+            };
+            self.emit_call(&mut st.calls, record, SyscallEnd::NoReturn);
             return;
         }
-        let mut pending = core::mem::replace(&mut st.pending, PendingTable::new(KVVec::new()));
+        let VmState { pending, calls, .. } = &mut *st;
         pending.enter(
             regs.cr3,
             regs.rsp,
@@ -513,10 +522,9 @@ impl Tracker {
                     End::TimedOut => SyscallEnd::TimedOut,
                     End::Evicted => SyscallEnd::Evicted,
                 };
-                self.emit_call(&mut st, old, end);
+                self.emit_call(calls, old, end);
             },
         );
-        st.pending = pending;
     }
 
     /// A SYSRET trapped, after KVM emulated it.
@@ -527,14 +535,15 @@ impl Tracker {
         if !st.traced {
             return;
         }
-        match st.pending.exit(regs.cr3, regs.rsp) {
+        let VmState { pending, calls, .. } = &mut *st;
+        match pending.exit(regs.cr3, regs.rsp) {
             Some(mut record) => {
                 // RAX holds the return value as a signed long.
                 record.ret = regs.rax as i64;
                 record.exit_ns = shim::clock_ns();
-                self.emit_call(&mut st, record, SyscallEnd::Returned);
+                self.emit_call(calls, record, SyscallEnd::Returned);
             }
-            None => st.unmatched_returns += 1,
+            None => calls.unmatched_returns += 1,
         }
     }
 
@@ -584,9 +593,9 @@ impl Tracker {
             vmm_pid: vm.vmm_pid,
             refusal: refusal as u32,
             created_ns: vm.created_ns,
-            syscalls: st.syscalls,
-            returned: st.returned,
-            unmatched_returns: st.unmatched_returns,
+            syscalls: st.calls.syscalls,
+            returned: st.calls.returned,
+            unmatched_returns: st.calls.unmatched_returns,
             pending: st.pending.len() as u64,
             traps: vm.traps.load(ordering::Relaxed),
         }
