@@ -19,25 +19,6 @@
 LT_KT_BIN=${LEAKTRACE_KVM_SELFTEST:-$LT_CACHE/kvm-selftest/syscall_trap_test}
 LT_KT_DBG=/sys/kernel/debug
 LT_KT_TRACE=/sys/kernel/tracing
-lt_kt_n=0
-
-lt_kt_result() { # ok|not_ok|skip NAME [WHY]
-	lt_kt_n=$((lt_kt_n + 1))
-	case "$1" in
-	ok) echo "ok $lt_kt_n - $2" ;;
-	skip) echo "ok $lt_kt_n - $2 # SKIP ${3:-}" ;;
-	*) echo "not ok $lt_kt_n - $2${3:+ # $3}" ;;
-	esac
-}
-
-# lt_kt_test NAME CMD...: one TAP result from CMD; its output as diagnostics.
-lt_kt_test() {
-	local name=$1 out st=0
-	shift
-	out=$("$@" 2>&1) || st=$?
-	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/# /'
-	if [ $st = 0 ]; then lt_kt_result ok "$name"; else lt_kt_result not_ok "$name" "exit $st"; fi
-}
 
 lt_kt_mounts() {
 	[ -d "$LT_KT_DBG/kvm" ] || mount -t debugfs debugfs "$LT_KT_DBG" 2>/dev/null || :
@@ -116,11 +97,12 @@ t_kvm_selftest() {
 lt_kt_mounts
 echo "TAP version 13"
 echo "1..4"
-lt_kt_test "KVM modules loaded" sh -c 'grep -q "^kvm_amd " /proc/modules && [ -c /dev/kvm ]'
-lt_kt_test "L2 guest armed through debugfs runs its script (SYSCALL/SYSRET trapped)" t_armed_guest
+lt_test "KVM modules loaded" sh -c 'grep -q "^kvm_amd " /proc/modules && [ -c /dev/kvm ]'
+lt_test "L2 guest armed through debugfs runs its script (SYSCALL/SYSRET trapped)" t_armed_guest
 if [ -x "$LT_KT_BIN" ]; then
-	lt_kt_test "KVM selftest x86/syscall_trap_test" t_kvm_selftest
+	lt_test "KVM selftest x86/syscall_trap_test" t_kvm_selftest
 else
-	lt_kt_result skip "KVM selftest x86/syscall_trap_test" "$LT_KT_BIN not built: run scripts/build-kvm-selftest"
+	lt_skip "KVM selftest x86/syscall_trap_test" "$LT_KT_BIN not built: run scripts/build-kvm-selftest"
 fi
-lt_kt_test "no splat in dmesg" lt_check_dmesg
+lt_test "no splat in dmesg" lt_check_dmesg
+lt_tap_summary "kvm trap series"
