@@ -22,7 +22,7 @@
 //! ioctl number).
 
 /// Version of this ABI, carried in every record header and in [`Info`].
-pub const ABI_VERSION: u16 = 1;
+pub const ABI_VERSION: u16 = 2;
 
 /// First field of every record: the bytes `"LT"` read as a little-endian u16.
 pub const RECORD_MAGIC: u16 = 0x544c;
@@ -92,6 +92,8 @@ pub enum RecordKind {
     Vm = 4,
     /// [`SyscallRecord`]: one system call of a traced VM.
     Syscall = 5,
+    /// [`FileRecord`]: what a file descriptor of a system call refers to.
+    File = 6,
 }
 
 impl RecordKind {
@@ -104,6 +106,7 @@ impl RecordKind {
             3 => Some(Self::Test),
             4 => Some(Self::Vm),
             5 => Some(Self::Syscall),
+            6 => Some(Self::File),
             _ => None,
         }
     }
@@ -254,6 +257,12 @@ pub enum VmEvent {
     Refused = 6,
     /// KVM destroyed the VM.
     Destroyed = 7,
+    /// The VM's guest kernel matched its profile: records now carry
+    /// processes and files.
+    ProfileActive = 8,
+    /// The VM has a profile that does not match its running kernel; see
+    /// [`ProfileState::Mismatch`].
+    ProfileMismatch = 9,
 }
 
 impl VmEvent {
@@ -267,6 +276,8 @@ impl VmEvent {
             5 => Some(Self::Disarmed),
             6 => Some(Self::Refused),
             7 => Some(Self::Destroyed),
+            8 => Some(Self::ProfileActive),
+            9 => Some(Self::ProfileMismatch),
             _ => None,
         }
     }
@@ -408,6 +419,262 @@ pub struct SyscallRecord {
     pub end: u32,
     /// Padding, zero.
     pub reserved: u32,
+    /// Per-VM number of the call, from 1, given when it entered the
+    /// kernel; the [`FileRecord`]s of the call carry the same number.
+    pub call_id: u64,
+    /// The guest task that made the call.
+    pub task: TaskIdentity,
+}
+
+/// How far guest introspection got; the `status` of [`TaskIdentity`] and
+/// [`FileRecord`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Nothing to resolve (e.g. the call has no file descriptor there).
+    None = 0,
+    /// The VM has no profile: records stay at the system-call level.
+    NoProfile = 1,
+    /// Read from the guest kernel's structures; the fields are valid.
+    Resolved = 2,
+    /// A guest read failed or a structure failed a sanity check (a guest
+    /// that forges its structures ends here); the fields are zero.
+    Unresolved = 3,
+    /// The VM's profile does not match its kernel ([`ProfileState::Mismatch`]).
+    ProfileMismatch = 4,
+}
+
+impl Resolution {
+    /// Converts a raw `status` field, or `None` for an unknown value.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            0 => Some(Self::None),
+            1 => Some(Self::NoProfile),
+            2 => Some(Self::Resolved),
+            3 => Some(Self::Unresolved),
+            4 => Some(Self::ProfileMismatch),
+            _ => None,
+        }
+    }
+}
+
+/// Length of a task's command name (`TASK_COMM_LEN`).
+pub const COMM_LEN: usize = 16;
+
+/// The guest task behind a system call, read through the VM's profile.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskIdentity {
+    /// Guest virtual address of the `task_struct` (stable while it lives).
+    pub task: u64,
+    /// A [`Resolution`] value; the fields below are valid if `Resolved`.
+    pub status: u32,
+    /// Thread id (`task->pid`, what the guest's `gettid()` returns).
+    pub pid: u32,
+    /// Process id (`task->tgid`, the guest's `getpid()`).
+    pub tgid: u32,
+    /// Process id of the parent (`task->real_parent->tgid`, `getppid()`).
+    pub ppid: u32,
+    /// Command name, NUL-padded (`task->comm`).
+    pub comm: [u8; COMM_LEN],
+}
+
+/// What a file object is; the `kind` of [`FileRecord`], from `i_mode`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// Not resolved.
+    Unknown = 0,
+    /// `S_IFREG`.
+    Regular = 1,
+    /// `S_IFDIR`.
+    Directory = 2,
+    /// `S_IFCHR`.
+    CharDevice = 3,
+    /// `S_IFBLK`.
+    BlockDevice = 4,
+    /// `S_IFIFO`: a pipe or a FIFO.
+    Fifo = 5,
+    /// `S_IFSOCK`.
+    Socket = 6,
+    /// `S_IFLNK`.
+    Symlink = 7,
+    /// No file type bits: an anonymous inode (eventfd, epoll, ...).
+    Anonymous = 8,
+}
+
+impl FileKind {
+    /// The kind of an inode's `i_mode`.
+    pub const fn from_mode(mode: u32) -> Self {
+        match mode & 0o170000 {
+            0o100000 => Self::Regular,
+            0o040000 => Self::Directory,
+            0o020000 => Self::CharDevice,
+            0o060000 => Self::BlockDevice,
+            0o010000 => Self::Fifo,
+            0o140000 => Self::Socket,
+            0o120000 => Self::Symlink,
+            0 => Self::Anonymous,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Converts a raw `kind` field, or `None` for an unknown value.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            0 => Some(Self::Unknown),
+            1 => Some(Self::Regular),
+            2 => Some(Self::Directory),
+            3 => Some(Self::CharDevice),
+            4 => Some(Self::BlockDevice),
+            5 => Some(Self::Fifo),
+            6 => Some(Self::Socket),
+            7 => Some(Self::Symlink),
+            8 => Some(Self::Anonymous),
+            _ => None,
+        }
+    }
+}
+
+/// `role` of a [`FileRecord`]: the descriptor in argument N (0-5).
+pub const FILE_ROLE_ARG0: u32 = 0;
+/// The descriptor the call returned (`open`, `dup`, `socket`, `accept`...).
+pub const FILE_ROLE_RETURN: u32 = 8;
+/// First of the two descriptors a call wrote to user memory (`pipe2`,
+/// `socketpair`: the read end of a pipe).
+pub const FILE_ROLE_PAIR0: u32 = 9;
+/// Second of those (the write end of a pipe).
+pub const FILE_ROLE_PAIR1: u32 = 10;
+
+/// `flags` of [`FileRecord`]: `path` was cut at [`FILE_PATH_MAX`] bytes or
+/// at the component limit; it is the tail of the real path.
+pub const FILE_PATH_TRUNCATED: u32 = 1 << 0;
+/// The walk up `d_parent` did not reach the task's root or a mount root;
+/// `path` is relative to where it stopped.
+pub const FILE_PATH_DETACHED: u32 = 1 << 1;
+/// `socket` is valid (`kind` is [`FileKind::Socket`] and it was read).
+pub const FILE_SOCKET_VALID: u32 = 1 << 2;
+
+/// Longest path a [`FileRecord`] carries.
+pub const FILE_PATH_MAX: usize = 512;
+
+/// What a socket is bound and connected to, as far as the guest kernel's
+/// `struct sock_common` says. Addresses are IPv4 in network byte order in
+/// the first 4 bytes, or IPv6.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketIdentity {
+    /// Address family (`AF_UNIX` = 1, `AF_INET` = 2, `AF_INET6` = 10).
+    pub family: u16,
+    /// Socket type (`SOCK_STREAM` = 1, `SOCK_DGRAM` = 2, ...).
+    pub sock_type: u16,
+    /// Local port, host byte order (0 for none).
+    pub local_port: u16,
+    /// Remote port, host byte order (0 for none).
+    pub remote_port: u16,
+    /// Local address.
+    pub local_addr: [u8; 16],
+    /// Remote address.
+    pub remote_addr: [u8; 16],
+}
+
+/// [`RecordKind::File`]: the file object behind one descriptor of a
+/// system call, produced before that call's [`SyscallRecord`] (same
+/// `vm_id` and `call_id`). The record is variable-sized: `header.size`
+/// covers `path_len` bytes of `path`, rounded up to [`RECORD_ALIGN`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Common header.
+    pub header: RecordHeader,
+    /// The VM's id.
+    pub vm_id: u32,
+    /// Which descriptor of the call: `FILE_ROLE_*`.
+    pub role: u32,
+    /// The call's [`SyscallRecord::call_id`].
+    pub call_id: u64,
+    /// The descriptor number.
+    pub fd: i32,
+    /// A [`Resolution`] value; the fields below are valid if `Resolved`.
+    pub status: u32,
+    /// A [`FileKind`] value.
+    pub kind: u32,
+    /// `inode->i_mode` (type and permission bits).
+    pub mode: u32,
+    /// Major number of the file system's device (`st_dev`).
+    pub dev_major: u32,
+    /// Minor number of the file system's device.
+    pub dev_minor: u32,
+    /// `FILE_*` flags.
+    pub flags: u32,
+    /// Length of `path` in bytes (no NUL).
+    pub path_len: u32,
+    /// Inode number (`st_ino`).
+    pub ino: u64,
+    /// Guest address of the `struct file` (the open file description,
+    /// shared by `dup`'ed descriptors and across `fork`).
+    pub file: u64,
+    /// Socket addresses when `flags` has [`FILE_SOCKET_VALID`].
+    pub socket: SocketIdentity,
+    /// The path from the task's root (as `/proc/PID/fd/N` shows it), for
+    /// files that have one; empty for pipes, sockets and anonymous inodes.
+    pub path: [u8; FILE_PATH_MAX],
+}
+
+impl Default for FileRecord {
+    fn default() -> Self {
+        Self {
+            header: RecordHeader::default(),
+            vm_id: 0,
+            role: 0,
+            call_id: 0,
+            fd: 0,
+            status: 0,
+            kind: 0,
+            mode: 0,
+            dev_major: 0,
+            dev_minor: 0,
+            flags: 0,
+            path_len: 0,
+            ino: 0,
+            file: 0,
+            socket: SocketIdentity::default(),
+            path: [0; FILE_PATH_MAX],
+        }
+    }
+}
+
+impl FileRecord {
+    /// Size of the record without `path`.
+    pub const FIXED_SIZE: usize = core::mem::size_of::<Self>() - FILE_PATH_MAX;
+
+    /// Size of a record carrying `path_len` bytes of path.
+    pub const fn size_for(path_len: usize) -> usize {
+        let len = if path_len > FILE_PATH_MAX { FILE_PATH_MAX } else { path_len };
+        (Self::FIXED_SIZE + len).next_multiple_of(RECORD_ALIGN)
+    }
+
+    /// Reads a (possibly short) file record: `bytes` is the whole record
+    /// as `header.size` delimits it. `None` if it is shorter than the fixed
+    /// part or `path_len` does not fit.
+    pub fn read_record(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() < Self::FIXED_SIZE || bytes.len() > core::mem::size_of::<Self>() {
+            return None;
+        }
+        let mut full = [0u8; core::mem::size_of::<Self>()];
+        full[..bytes.len()].copy_from_slice(bytes);
+        let record = Self::read_from(&full)?;
+        if record.path_len as usize > bytes.len() - Self::FIXED_SIZE {
+            return None;
+        }
+        Some(record)
+    }
+
+    /// The path bytes.
+    pub fn path_bytes(&self) -> &[u8] {
+        let len = (self.path_len as usize).min(FILE_PATH_MAX);
+        &self.path[..len]
+    }
 }
 
 /// One VM in the reply of [`IOCTL_VM_LIST`].
@@ -436,6 +703,48 @@ pub struct VmInfo {
     pub pending: u64,
     /// All trapped SYSCALL and SYSRET instructions, identification included.
     pub traps: u64,
+    /// A [`ProfileState`] value.
+    pub profile: u32,
+    /// Padding, zero.
+    pub reserved: u32,
+    /// The guest kernel's relocation (KASLR slide) once the profile is
+    /// active, else 0.
+    pub kernel_slide: u64,
+    /// Tasks and files resolved through the profile.
+    pub resolved: u64,
+    /// Tasks and files that could not be resolved (see
+    /// [`Resolution::Unresolved`]).
+    pub unresolved: u64,
+}
+
+/// A VM's introspection profile state; `profile` of [`VmInfo`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileState {
+    /// No profile applies to the VM.
+    None = 0,
+    /// A profile applies; it is checked against the guest kernel at the
+    /// VM's next traced system call.
+    Loaded = 1,
+    /// The profile matched the guest kernel (banner and build id) and is
+    /// used.
+    Active = 2,
+    /// The guest kernel is not the profile's: introspection is off for the
+    /// VM until a matching profile is loaded or the guest reboots.
+    Mismatch = 3,
+}
+
+impl ProfileState {
+    /// Converts the raw `profile` field, or `None` for an unknown value.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            0 => Some(Self::None),
+            1 => Some(Self::Loaded),
+            2 => Some(Self::Active),
+            3 => Some(Self::Mismatch),
+            _ => None,
+        }
+    }
 }
 
 /// Argument of [`IOCTL_VM_LIST`].
@@ -490,6 +799,236 @@ pub struct SelectionRequest {
     pub reserved: u32,
 }
 
+/// `magic` of [`Profile`]: `"LTPF"`.
+pub const PROFILE_MAGIC: u32 = u32::from_le_bytes(*b"LTPF");
+/// `version` of [`Profile`]; changes with any change of its layout.
+pub const PROFILE_VERSION: u32 = 1;
+/// Longest kernel banner a profile carries.
+pub const PROFILE_BANNER_MAX: usize = 256;
+/// Longest build id a profile carries.
+pub const PROFILE_BUILD_ID_MAX: usize = 32;
+/// Largest structure offset a profile may hold: anything beyond is not a
+/// kernel structure field and the profile is refused.
+pub const PROFILE_OFFSET_MAX: u32 = 1 << 16;
+
+/// Offsets (in bytes) of the guest kernel's structure fields the module
+/// reads. Nested members are resolved: `dentry_d_name_len` is the offset of
+/// `d_name.len` within `struct dentry`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProfileOffsets {
+    /// `task_struct.pid`.
+    pub task_pid: u32,
+    /// `task_struct.tgid`.
+    pub task_tgid: u32,
+    /// `task_struct.comm`.
+    pub task_comm: u32,
+    /// `task_struct.real_parent`.
+    pub task_real_parent: u32,
+    /// `task_struct.mm`.
+    pub task_mm: u32,
+    /// `task_struct.files`.
+    pub task_files: u32,
+    /// `task_struct.fs`.
+    pub task_fs: u32,
+    /// `fs_struct.root` (a `struct path`).
+    pub fs_root: u32,
+    /// `files_struct.fdt`.
+    pub files_fdt: u32,
+    /// `fdtable.max_fds`.
+    pub fdtable_max_fds: u32,
+    /// `fdtable.fd`.
+    pub fdtable_fd: u32,
+    /// `file.f_path`.
+    pub file_f_path: u32,
+    /// `file.f_inode`.
+    pub file_f_inode: u32,
+    /// `path.mnt`.
+    pub path_mnt: u32,
+    /// `path.dentry`.
+    pub path_dentry: u32,
+    /// `dentry.d_parent`.
+    pub dentry_d_parent: u32,
+    /// `dentry.d_name.len`.
+    pub dentry_d_name_len: u32,
+    /// `dentry.d_name.name`.
+    pub dentry_d_name_name: u32,
+    /// `mount.mnt` (the `struct vfsmount` inside `struct mount`).
+    pub mount_mnt: u32,
+    /// `mount.mnt_parent`.
+    pub mount_mnt_parent: u32,
+    /// `mount.mnt_mountpoint`.
+    pub mount_mnt_mountpoint: u32,
+    /// `vfsmount.mnt_root`.
+    pub vfsmount_mnt_root: u32,
+    /// `inode.i_mode`.
+    pub inode_i_mode: u32,
+    /// `inode.i_ino`.
+    pub inode_i_ino: u32,
+    /// `inode.i_sb`.
+    pub inode_i_sb: u32,
+    /// `super_block.s_dev`.
+    pub super_block_s_dev: u32,
+    /// `socket_alloc.socket`.
+    pub socket_alloc_socket: u32,
+    /// `socket_alloc.vfs_inode`.
+    pub socket_alloc_vfs_inode: u32,
+    /// `socket.type`.
+    pub socket_type: u32,
+    /// `socket.sk`.
+    pub socket_sk: u32,
+    /// `sock_common.skc_family` (at the start of `struct sock`).
+    pub sock_common_skc_family: u32,
+    /// `sock_common.skc_daddr`.
+    pub sock_common_skc_daddr: u32,
+    /// `sock_common.skc_rcv_saddr`.
+    pub sock_common_skc_rcv_saddr: u32,
+    /// `sock_common.skc_dport`.
+    pub sock_common_skc_dport: u32,
+    /// `sock_common.skc_num`.
+    pub sock_common_skc_num: u32,
+    /// Size of `task_struct.comm` (checked against [`COMM_LEN`]).
+    pub task_comm_size: u32,
+}
+
+/// Introspection profile of one guest kernel build, made by `leaktrace
+/// profile build` from the kernel's BTF and handed to the module with
+/// [`IOCTL_PROFILE_LOAD`]. Addresses are link-time (before KASLR); the
+/// module finds the guest's relocation from `MSR_LSTAR` and checks the
+/// banner and build id at their relocated addresses before using the
+/// offsets (Documentation/introspection.rst).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// [`PROFILE_MAGIC`].
+    pub magic: u32,
+    /// [`PROFILE_VERSION`].
+    pub version: u32,
+    /// `size_of::<Profile>()`.
+    pub size: u32,
+    /// Bytes of `banner` in use (1..=[`PROFILE_BANNER_MAX`]).
+    pub banner_len: u32,
+    /// Leading bytes of the kernel's `linux_banner` ("Linux version ...").
+    pub banner: [u8; PROFILE_BANNER_MAX],
+    /// Bytes of `build_id` in use (0: the build id is not checked).
+    pub build_id_len: u32,
+    /// Padding, zero.
+    pub reserved: u32,
+    /// The kernel's GNU build id (`.notes`).
+    pub build_id: [u8; PROFILE_BUILD_ID_MAX],
+    /// Link-time address of the build id's bytes, when `build_id_len` > 0.
+    pub build_id_addr: u64,
+    /// Link-time address of `linux_banner`.
+    pub linux_banner: u64,
+    /// Link-time address of `entry_SYSCALL_64` (the value of `MSR_LSTAR`
+    /// before relocation).
+    pub entry_syscall: u64,
+    /// Link-time address of the per-CPU variable `current_task`; at run
+    /// time it is read at `MSR_KERNEL_GS_BASE` + this + the relocation.
+    pub current_task: u64,
+    /// Structure offsets.
+    pub offsets: ProfileOffsets,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            magic: PROFILE_MAGIC,
+            version: PROFILE_VERSION,
+            size: core::mem::size_of::<Self>() as u32,
+            banner_len: 0,
+            banner: [0; PROFILE_BANNER_MAX],
+            build_id_len: 0,
+            reserved: 0,
+            build_id: [0; PROFILE_BUILD_ID_MAX],
+            build_id_addr: 0,
+            linux_banner: 0,
+            entry_syscall: 0,
+            current_task: 0,
+            offsets: ProfileOffsets::default(),
+        }
+    }
+}
+
+/// Why [`Profile::validate`] refused a profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileError {
+    /// `magic` is not [`PROFILE_MAGIC`]: not a profile.
+    Magic,
+    /// `version` or `size` is not this ABI's.
+    Version,
+    /// `banner_len` is 0 or too large, or `build_id_len` too large.
+    Identity,
+    /// An address is not a kernel address (upper half), or
+    /// `build_id_addr` is missing for a build id.
+    Address,
+    /// An offset is beyond [`PROFILE_OFFSET_MAX`], or `task_comm_size` is
+    /// not [`COMM_LEN`].
+    Offset,
+    /// `reserved` is not zero.
+    Reserved,
+}
+
+impl Profile {
+    /// The checks the module makes before accepting a profile; the reader
+    /// makes them too, to say what is wrong.
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        if self.magic != PROFILE_MAGIC {
+            return Err(ProfileError::Magic);
+        }
+        if self.version != PROFILE_VERSION || self.size as usize != core::mem::size_of::<Self>() {
+            return Err(ProfileError::Version);
+        }
+        if self.banner_len == 0
+            || self.banner_len as usize > PROFILE_BANNER_MAX
+            || self.build_id_len as usize > PROFILE_BUILD_ID_MAX
+        {
+            return Err(ProfileError::Identity);
+        }
+        if self.reserved != 0 {
+            return Err(ProfileError::Reserved);
+        }
+        let kernel = |addr: u64| addr >= 0xffff_8000_0000_0000;
+        if !kernel(self.linux_banner)
+            || !kernel(self.entry_syscall)
+            || !kernel(self.current_task)
+            || (self.build_id_len > 0 && !kernel(self.build_id_addr))
+        {
+            return Err(ProfileError::Address);
+        }
+        if self.offsets.task_comm_size as usize != COMM_LEN {
+            return Err(ProfileError::Offset);
+        }
+        let offsets = self.offsets.as_bytes();
+        let too_far = offsets
+            .chunks_exact(4)
+            .any(|v| u32::from_ne_bytes([v[0], v[1], v[2], v[3]]) >= PROFILE_OFFSET_MAX);
+        if too_far {
+            return Err(ProfileError::Offset);
+        }
+        Ok(())
+    }
+}
+
+/// Argument of [`IOCTL_PROFILE_LOAD`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProfileLoadRequest {
+    /// The VM the profile is for; must be zero with `all`.
+    pub uuid: Uuid,
+    /// 1: the profile applies to every VM without a profile of its own
+    /// (the default profile); 0: to `uuid`.
+    pub all: u32,
+    /// Must be zero.
+    pub reserved: u32,
+    /// User address of a [`Profile`], or 0 to remove the profile.
+    pub profile: u64,
+    /// `size_of::<Profile>()`, or 0 with `profile` 0.
+    pub size: u32,
+    /// Must be zero.
+    pub reserved2: u32,
+}
+
 // SAFETY: all of these are `#[repr(C)]`, made of integers only, and laid out
 // without padding (checked by the size assertions below).
 unsafe impl Pod for RecordHeader {}
@@ -515,6 +1054,18 @@ unsafe impl Pod for VmListRequest {}
 unsafe impl Pod for TraceRequest {}
 // SAFETY: see above.
 unsafe impl Pod for SelectionRequest {}
+// SAFETY: see above.
+unsafe impl Pod for TaskIdentity {}
+// SAFETY: see above.
+unsafe impl Pod for SocketIdentity {}
+// SAFETY: see above.
+unsafe impl Pod for FileRecord {}
+// SAFETY: see above.
+unsafe impl Pod for ProfileOffsets {}
+// SAFETY: see above.
+unsafe impl Pod for Profile {}
+// SAFETY: see above.
+unsafe impl Pod for ProfileLoadRequest {}
 
 // The layout is the ABI: any change here is an ABI break.
 const _: () = assert!(core::mem::size_of::<RecordHeader>() == 24);
@@ -527,8 +1078,15 @@ const _: () = assert!(core::mem::size_of::<LoadedRecord>().is_multiple_of(RECORD
 const _: () = assert!(core::mem::size_of::<HeartbeatRecord>().is_multiple_of(RECORD_ALIGN));
 const _: () = assert!(core::mem::size_of::<TestRecord>().is_multiple_of(RECORD_ALIGN));
 const _: () = assert!(core::mem::size_of::<VmRecord>() == 64);
-const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 168);
-const _: () = assert!(core::mem::size_of::<VmInfo>() == 80);
+const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 216);
+const _: () = assert!(core::mem::size_of::<TaskIdentity>() == 40);
+const _: () = assert!(core::mem::size_of::<SocketIdentity>() == 40);
+const _: () = assert!(FileRecord::FIXED_SIZE == 128);
+const _: () = assert!(FileRecord::size_for(FILE_PATH_MAX) <= RECORD_MAX_SIZE);
+const _: () = assert!(core::mem::size_of::<ProfileOffsets>() == 144);
+const _: () = assert!(core::mem::size_of::<Profile>() == 488);
+const _: () = assert!(core::mem::size_of::<ProfileLoadRequest>() == 40);
+const _: () = assert!(core::mem::size_of::<VmInfo>() == 112);
 const _: () = assert!(core::mem::size_of::<VmListRequest>() == 16);
 const _: () = assert!(core::mem::size_of::<TraceRequest>() == 24);
 const _: () = assert!(core::mem::size_of::<SelectionRequest>() == 24);
@@ -577,3 +1135,11 @@ pub const IOCTL_TRACE: u32 = ioc(IOC_WRITE, 4, core::mem::size_of::<TraceRequest
 /// `_IOWR('L', 5, struct SelectionRequest)`: the current trace selection.
 pub const IOCTL_GET_SELECTION: u32 =
     ioc(IOC_READ_WRITE, 5, core::mem::size_of::<SelectionRequest>());
+
+/// `_IOW('L', 6, struct ProfileLoadRequest)`: set or remove the profile
+/// of one VM (by UUID) or the default profile. `EINVAL` for a malformed
+/// request or a profile [`Profile::validate`] refuses; `EFAULT` for a bad
+/// pointer; `ENOENT` to remove a profile that is not there; `ENOSPC` past
+/// [`SELECTION_MAX`] per-UUID profiles. Applies to running VMs at their
+/// next traced system call, and to VMs started later.
+pub const IOCTL_PROFILE_LOAD: u32 = ioc(IOC_WRITE, 6, core::mem::size_of::<ProfileLoadRequest>());

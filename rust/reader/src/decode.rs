@@ -18,6 +18,7 @@
 
 use core::fmt;
 use core::mem::size_of;
+use leaktrace_abi::FileRecord;
 use leaktrace_abi::HeartbeatRecord;
 use leaktrace_abi::LoadedRecord;
 use leaktrace_abi::Pod;
@@ -44,6 +45,8 @@ pub enum Record {
     Vm(VmRecord),
     /// [`RecordKind::Syscall`]: one system call of a traced VM.
     Syscall(SyscallRecord),
+    /// [`RecordKind::File`]: a file descriptor of a system call.
+    File(FileRecord),
     /// A well-formed record of a kind this build does not know (a newer
     /// module); only its header is kept, its payload was skipped by `size`.
     Unknown(RecordHeader),
@@ -58,6 +61,7 @@ impl Record {
             Self::Test(r) => &r.header,
             Self::Vm(r) => &r.header,
             Self::Syscall(r) => &r.header,
+            Self::File(r) => &r.header,
             Self::Unknown(h) => h,
         }
     }
@@ -207,6 +211,22 @@ fn parse<T: Pod>(bytes: &[u8], kind: RecordKind, size: u16) -> Result<T, Problem
     })
 }
 
+/// Parses a variable-sized [`FileRecord`]: its size must be exactly what
+/// its `path_len` needs.
+fn parse_file(bytes: &[u8], kind: RecordKind, size: u16) -> Result<FileRecord, Problem> {
+    let wrong = |expected| Problem::WrongSizeForKind {
+        kind,
+        size,
+        expected,
+    };
+    let record = FileRecord::read_record(bytes).ok_or(wrong(FileRecord::FIXED_SIZE))?;
+    let expected = FileRecord::size_for(record.path_len as usize);
+    if record.path_len as usize > leaktrace_abi::FILE_PATH_MAX || usize::from(size) != expected {
+        return Err(wrong(expected));
+    }
+    Ok(record)
+}
+
 /// Decodes the record at the start of `bytes`; returns it and its size.
 ///
 /// Does not look at sequence numbers (see [`Decoder`]).
@@ -232,6 +252,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<(Record, usize), Problem> {
         Some(kind @ RecordKind::Test) => Record::Test(parse(bytes, kind, header.size)?),
         Some(kind @ RecordKind::Vm) => Record::Vm(parse(bytes, kind, header.size)?),
         Some(kind @ RecordKind::Syscall) => Record::Syscall(parse(bytes, kind, header.size)?),
+        Some(kind @ RecordKind::File) => Record::File(parse_file(bytes, kind, header.size)?),
         None => Record::Unknown(header),
     };
     Ok((record, size))
@@ -370,6 +391,8 @@ mod tests {
             exit_ns: 590,
             end: leaktrace_abi::SyscallEnd::Returned as u32,
             reserved: 0,
+            call_id: 80,
+            task: leaktrace_abi::TaskIdentity::default(),
         };
         r.header.seq = seq;
         r
@@ -421,7 +444,7 @@ mod tests {
     #[test]
     fn decodes_vm_and_syscall_records() {
         let buf = concat(&[vm(3).as_bytes(), syscall(4).as_bytes()]);
-        assert_eq!(buf.len(), 64 + 168);
+        assert_eq!(buf.len(), 64 + 216);
         let events = decode_all(&buf).unwrap();
         assert_eq!(
             events,
@@ -463,7 +486,7 @@ mod tests {
             Problem::WrongSizeForKind {
                 kind: RecordKind::Syscall,
                 size: 64,
-                expected: 168
+                expected: 216
             }
         );
         let mut bytes = vm(1).as_bytes().to_vec();
@@ -644,5 +667,60 @@ mod tests {
     #[test]
     fn empty_read_decodes_to_nothing() {
         assert_eq!(decode_all(&[]).unwrap(), []);
+    }
+
+    fn file(seq: u64, path: &[u8]) -> Vec<u8> {
+        let mut r = leaktrace_abi::FileRecord {
+            vm_id: 2,
+            call_id: 80,
+            fd: 3,
+            status: leaktrace_abi::Resolution::Resolved as u32,
+            kind: leaktrace_abi::FileKind::Regular as u32,
+            path_len: path.len() as u32,
+            ..Default::default()
+        };
+        r.path[..path.len()].copy_from_slice(path);
+        let size = FileRecord::size_for(path.len());
+        r.header = RecordHeader::new::<SyscallRecord>(RecordKind::File, 650);
+        r.header.size = size as u16;
+        r.header.seq = seq;
+        r.as_bytes()[..size].to_vec()
+    }
+
+    #[test]
+    fn file_records_are_variable_sized() {
+        let mut buf = file(0, b"/etc/passwd");
+        assert_eq!(buf.len(), FileRecord::size_for(11));
+        assert_eq!(buf.len(), 128 + 16);
+        buf.extend(file(1, b""));
+        let mut out = Vec::new();
+        Decoder::new().decode(&buf, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        let Event::Record(Record::File(f)) = out[0] else {
+            panic!("{:?}", out[0])
+        };
+        assert_eq!(f.path_bytes(), b"/etc/passwd");
+        assert_eq!(f.call_id, 80);
+        let Event::Record(Record::File(f)) = out[1] else {
+            panic!("{:?}", out[1])
+        };
+        assert!(f.path_bytes().is_empty());
+    }
+
+    #[test]
+    fn file_record_whose_path_len_does_not_match_its_size_is_refused() {
+        let mut buf = file(0, b"/etc/passwd");
+        // Claim a longer path than the record holds.
+        let at = core::mem::offset_of!(FileRecord, path_len);
+        buf[at..at + 4].copy_from_slice(&200u32.to_ne_bytes());
+        let err = Decoder::new().decode(&buf, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err.problem, Problem::WrongSizeForKind { .. }), "{err}");
+        // A size past what any path needs.
+        let mut buf = file(0, b"/x");
+        buf.extend([0u8; 8]);
+        let size = buf.len() as u16;
+        buf[6..8].copy_from_slice(&size.to_ne_bytes());
+        let err = Decoder::new().decode(&buf, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err.problem, Problem::WrongSizeForKind { .. }), "{err}");
     }
 }

@@ -41,7 +41,18 @@ use crate::decode::Event;
 use crate::decode::Record;
 use crate::names;
 use crate::uuid;
+use leaktrace_abi::FileKind;
+use leaktrace_abi::FileRecord;
 use leaktrace_abi::Info;
+use leaktrace_abi::ProfileState;
+use leaktrace_abi::Resolution;
+use leaktrace_abi::TaskIdentity;
+use leaktrace_abi::FILE_PATH_DETACHED;
+use leaktrace_abi::FILE_PATH_TRUNCATED;
+use leaktrace_abi::FILE_ROLE_PAIR0;
+use leaktrace_abi::FILE_ROLE_PAIR1;
+use leaktrace_abi::FILE_ROLE_RETURN;
+use leaktrace_abi::FILE_SOCKET_VALID;
 use leaktrace_abi::Refusal;
 use leaktrace_abi::SyscallEnd;
 use leaktrace_abi::SyscallRecord;
@@ -65,6 +76,8 @@ pub fn vm_event_name(raw: u32) -> String {
         Some(VmEvent::Disarmed) => "disarmed".into(),
         Some(VmEvent::Refused) => "refused".into(),
         Some(VmEvent::Destroyed) => "destroyed".into(),
+        Some(VmEvent::ProfileActive) => "profile-active".into(),
+        Some(VmEvent::ProfileMismatch) => "profile-mismatch".into(),
         None => format!("unknown({raw})"),
     }
 }
@@ -92,6 +105,148 @@ pub fn syscall_end_name(raw: u32) -> String {
         Some(SyscallEnd::Evicted) => "evicted".into(),
         Some(SyscallEnd::Untraced) => "untraced".into(),
         None => format!("unknown({raw})"),
+    }
+}
+
+/// Name of a [`Resolution`] value in JSON and text.
+pub fn resolution_name(raw: u32) -> String {
+    match Resolution::from_raw(raw) {
+        Some(Resolution::None) => "none".into(),
+        Some(Resolution::NoProfile) => "no-profile".into(),
+        Some(Resolution::Resolved) => "resolved".into(),
+        Some(Resolution::Unresolved) => "unresolved".into(),
+        Some(Resolution::ProfileMismatch) => "profile-mismatch".into(),
+        None => format!("unknown({raw})"),
+    }
+}
+
+/// Name of a [`ProfileState`] value in JSON and text.
+pub fn profile_state_name(raw: u32) -> String {
+    match ProfileState::from_raw(raw) {
+        Some(ProfileState::None) => "none".into(),
+        Some(ProfileState::Loaded) => "loaded".into(),
+        Some(ProfileState::Active) => "active".into(),
+        Some(ProfileState::Mismatch) => "mismatch".into(),
+        None => format!("unknown({raw})"),
+    }
+}
+
+/// Name of a [`FileKind`] value in JSON and text.
+pub fn file_kind_name(raw: u32) -> String {
+    match FileKind::from_raw(raw) {
+        Some(FileKind::Unknown) => "unknown".into(),
+        Some(FileKind::Regular) => "regular".into(),
+        Some(FileKind::Directory) => "directory".into(),
+        Some(FileKind::CharDevice) => "char-device".into(),
+        Some(FileKind::BlockDevice) => "block-device".into(),
+        Some(FileKind::Fifo) => "fifo".into(),
+        Some(FileKind::Socket) => "socket".into(),
+        Some(FileKind::Symlink) => "symlink".into(),
+        Some(FileKind::Anonymous) => "anonymous".into(),
+        None => format!("unknown({raw})"),
+    }
+}
+
+/// Name of a file record's `role`: `arg0`..`arg5`, `return`, `pair0`,
+/// `pair1`.
+pub fn file_role_name(raw: u32) -> String {
+    match raw {
+        0..=5 => format!("arg{raw}"),
+        FILE_ROLE_RETURN => "return".into(),
+        FILE_ROLE_PAIR0 => "pair0".into(),
+        FILE_ROLE_PAIR1 => "pair1".into(),
+        _ => format!("unknown({raw})"),
+    }
+}
+
+/// A NUL-padded command name as text (lossy UTF-8).
+fn comm_text(comm: &[u8]) -> String {
+    let len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    String::from_utf8_lossy(&comm[..len]).into_owned()
+}
+
+/// The task of a syscall record in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JsonTask {
+    /// How far resolution got (see [`resolution_name`]).
+    pub status: String,
+    /// Guest address of the `task_struct`, when resolved.
+    pub task: Option<u64>,
+    /// Thread id, when resolved.
+    pub pid: Option<u32>,
+    /// Process id, when resolved.
+    pub tgid: Option<u32>,
+    /// Parent's process id, when resolved.
+    pub ppid: Option<u32>,
+    /// Command name, when resolved.
+    pub comm: Option<String>,
+}
+
+impl JsonTask {
+    /// From the record's [`TaskIdentity`].
+    pub fn new(t: &TaskIdentity) -> Self {
+        let ok = Resolution::from_raw(t.status) == Some(Resolution::Resolved);
+        Self {
+            status: resolution_name(t.status),
+            task: ok.then_some(t.task),
+            pid: ok.then_some(t.pid),
+            tgid: ok.then_some(t.tgid),
+            ppid: ok.then_some(t.ppid),
+            comm: ok.then(|| comm_text(&t.comm)),
+        }
+    }
+}
+
+/// The socket of a file record in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JsonSocket {
+    /// Address family number.
+    pub family: u16,
+    /// Socket type number.
+    #[serde(rename = "type")]
+    pub sock_type: u16,
+    /// Local address and port (`a.b.c.d:port` for IPv4).
+    pub local: String,
+    /// Remote address and port.
+    pub remote: String,
+}
+
+/// An address and port as text: IPv4 dotted, IPv6 bracketed.
+fn socket_address(family: u16, addr: &[u8; 16], port: u16) -> String {
+    const AF_INET6: u16 = 10;
+    if family == AF_INET6 {
+        format!("[{}]:{port}", std::net::Ipv6Addr::from(*addr))
+    } else {
+        let v4 = std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]);
+        format!("{v4}:{port}")
+    }
+}
+
+impl JsonSocket {
+    /// From a file record, if it carries a socket.
+    pub fn new(r: &FileRecord) -> Option<Self> {
+        if r.flags & FILE_SOCKET_VALID == 0 {
+            return None;
+        }
+        let s = r.socket;
+        Some(Self {
+            family: s.family,
+            sock_type: s.sock_type,
+            local: socket_address(s.family, &s.local_addr, s.local_port),
+            remote: socket_address(s.family, &s.remote_addr, s.remote_port),
+        })
+    }
+}
+
+/// How a file record's object is shown, as `readlink /proc/PID/fd/N`
+/// would: the path, or `pipe:[INO]`, `socket:[INO]`, `anon_inode:...`.
+pub fn file_display(r: &FileRecord) -> String {
+    let path = String::from_utf8_lossy(r.path_bytes()).into_owned();
+    match FileKind::from_raw(r.kind) {
+        Some(FileKind::Fifo) if path.is_empty() => format!("pipe:[{}]", r.ino),
+        Some(FileKind::Socket) if path.is_empty() => format!("socket:[{}]", r.ino),
+        Some(FileKind::Anonymous) if path.is_empty() => "anon_inode".into(),
+        _ => path,
     }
 }
 
@@ -219,6 +374,49 @@ pub enum JsonEvent {
         entry_ns: u64,
         /// `CLOCK_MONOTONIC` of the return or end, ns.
         exit_ns: u64,
+        /// Per-VM call number; the call's `file` records carry it.
+        call_id: u64,
+        /// The calling task.
+        task: JsonTask,
+    },
+    /// A `File` record: one file descriptor of a call.
+    File {
+        /// Sequence number.
+        seq: u64,
+        /// `CLOCK_MONOTONIC` at production, ns.
+        time_ns: u64,
+        /// The VM's id.
+        vm_id: u32,
+        /// The call's `call_id`.
+        call_id: u64,
+        /// Which descriptor of the call (see [`file_role_name`]).
+        role: String,
+        /// The descriptor.
+        fd: i32,
+        /// How far resolution got (see [`resolution_name`]).
+        status: String,
+        /// What the file is (see [`file_kind_name`]).
+        kind: String,
+        /// `i_mode`.
+        mode: u32,
+        /// Device major number.
+        dev_major: u32,
+        /// Device minor number.
+        dev_minor: u32,
+        /// Inode number.
+        ino: u64,
+        /// Guest address of the `struct file`.
+        file: u64,
+        /// The path, `None` when the file has none.
+        path: Option<String>,
+        /// What `readlink /proc/PID/fd/N` would show.
+        display: String,
+        /// The path was cut to its tail.
+        path_truncated: bool,
+        /// The path does not start at a root.
+        path_detached: bool,
+        /// The socket, for sockets.
+        socket: Option<JsonSocket>,
     },
     /// A record of a kind this build does not know.
     Unknown {
@@ -295,6 +493,29 @@ impl From<&Event> for JsonEvent {
                         end: syscall_end_name(r.end),
                         entry_ns: r.entry_ns,
                         exit_ns: r.exit_ns,
+                        call_id: r.call_id,
+                        task: JsonTask::new(&r.task),
+                    },
+                    Record::File(r) => Self::File {
+                        seq: h.seq,
+                        time_ns: h.time_ns,
+                        vm_id: r.vm_id,
+                        call_id: r.call_id,
+                        role: file_role_name(r.role),
+                        fd: r.fd,
+                        status: resolution_name(r.status),
+                        kind: file_kind_name(r.kind),
+                        mode: r.mode,
+                        dev_major: r.dev_major,
+                        dev_minor: r.dev_minor,
+                        ino: r.ino,
+                        file: r.file,
+                        path: (r.path_len > 0)
+                            .then(|| String::from_utf8_lossy(r.path_bytes()).into_owned()),
+                        display: file_display(&r),
+                        path_truncated: r.flags & FILE_PATH_TRUNCATED != 0,
+                        path_detached: r.flags & FILE_PATH_DETACHED != 0,
+                        socket: JsonSocket::new(&r),
                     },
                     Record::Unknown(_) => Self::Unknown {
                         seq: h.seq,
@@ -345,6 +566,7 @@ pub fn text_line(event: &Event) -> String {
                 Record::Test(r) => format!("test index={} burst={}", r.index, r.burst),
                 Record::Vm(r) => vm_text(&r),
                 Record::Syscall(r) => syscall_text(&r),
+                Record::File(r) => file_text(&r),
                 Record::Unknown(h) => format!("unknown kind={} size={}", h.kind, h.size),
             };
             format!("seq={} time={} {what}", h.seq, seconds(h.time_ns))
@@ -427,6 +649,41 @@ fn vm_text(r: &VmRecord) -> String {
     s
 }
 
+/// A file record as text, e.g. `vm 2 call 17 arg0 fd 3 regular
+/// /etc/passwd dev 0:2 ino 1234` or `vm 2 call 17 return fd 4 unresolved`.
+fn file_text(r: &FileRecord) -> String {
+    let mut s = format!(
+        "vm {} call {} {} fd {}",
+        r.vm_id,
+        r.call_id,
+        file_role_name(r.role),
+        r.fd
+    );
+    if Resolution::from_raw(r.status) != Some(Resolution::Resolved) {
+        s.push(' ');
+        s.push_str(&resolution_name(r.status));
+        return s;
+    }
+    s.push_str(&format!(
+        " {} {} dev {}:{} ino {}",
+        file_kind_name(r.kind),
+        file_display(r),
+        r.dev_major,
+        r.dev_minor,
+        r.ino
+    ));
+    if r.flags & FILE_PATH_TRUNCATED != 0 {
+        s.push_str(" (truncated)");
+    }
+    if r.flags & FILE_PATH_DETACHED != 0 {
+        s.push_str(" (detached)");
+    }
+    if let Some(sock) = JsonSocket::new(r) {
+        s.push_str(&format!(" {} -> {}", sock.local, sock.remote));
+    }
+    s
+}
+
 /// A syscall record as text, e.g. `vm 2 4c4c4544-... vcpu0 #1234
 /// openat(-100, 0x7ffd8a4c1000, 0x80000, 0) = 3 [12.3 us]`: the
 /// arguments the call takes (all six for a number the table does not
@@ -437,6 +694,15 @@ fn syscall_text(r: &SyscallRecord) -> String {
     if let Some(uuid) = uuid::format_non_nil(&r.uuid) {
         s.push(' ');
         s.push_str(&uuid);
+    }
+    if Resolution::from_raw(r.task.status) == Some(Resolution::Resolved) {
+        s.push_str(&format!(
+            " {}[{}/{}] ppid {}",
+            comm_text(&r.task.comm),
+            r.task.tgid,
+            r.task.pid,
+            r.task.ppid
+        ));
     }
     let (name, argc) = match names::syscall(r.nr) {
         Some(call) => (call.name.to_owned(), usize::from(call.args)),
@@ -849,6 +1115,15 @@ mod tests {
             exit_ns: 1_000_012_345,
             end: SyscallEnd::Returned as u32,
             reserved: 0,
+            call_id: 99,
+            task: TaskIdentity {
+                task: 0xffff_8880_0123_4000,
+                status: Resolution::Resolved as u32,
+                pid: 42,
+                tgid: 41,
+                ppid: 1,
+                comm: *b"cat\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            },
         }
     }
 
@@ -879,11 +1154,14 @@ mod tests {
                  \"uuid\":\"{A}\",\"vcpu\":0,\"vm_seq\":1234,\"cr3\":1089536,\
                  \"rip\":{},\"rsp\":{},\"nr\":257,\"name\":\"openat\",\
                  \"args\":[{},{},524288,0,85,102],\"ret\":3,\
-                 \"end\":\"returned\",\"entry_ns\":1000000000,\"exit_ns\":1000012345}}",
+                 \"end\":\"returned\",\"entry_ns\":1000000000,\"exit_ns\":1000012345,\
+                 \"call_id\":99,\"task\":{{\"status\":\"resolved\",\"task\":{},\
+                 \"pid\":42,\"tgid\":41,\"ppid\":1,\"comm\":\"cat\"}}}}",
                 0x7f3c_2a01_d2b5u64,
                 0x7ffd_8a4c_0f28u64,
                 u64::MAX - 99,
-                0x7ffd_8a4c_1000u64
+                0x7ffd_8a4c_1000u64,
+                0xffff_8880_0123_4000u64
             )
         );
         // Not returned: ret is null whatever the register held; unknown
@@ -965,12 +1243,13 @@ mod tests {
         assert_eq!(
             text(syscall_record()),
             format!(
-                "seq=20 time=1.500000002 vm 2 {A} vcpu0 #1234 \
+                "seq=20 time=1.500000002 vm 2 {A} cat[41/42] ppid 1 vcpu0 #1234 \
                  openat(-100, 0x7ffd8a4c1000, 0x80000, 0) = 3 [12.3 us]"
             )
         );
         let mut r = syscall_record();
         r.uuid = [0; 16];
+        r.task.status = Resolution::NoProfile as u32;
         r.nr = 39;
         r.ret = 1234;
         r.exit_ns = r.entry_ns + 850;
@@ -1065,6 +1344,7 @@ mod tests {
             unmatched_returns: 2,
             pending: 1,
             traps: 250,
+            ..Default::default()
         }
     }
 
@@ -1170,5 +1450,82 @@ mod tests {
         assert!(text.contains("ring size:       262144 bytes\n"), "{text}");
         assert!(text.contains("dropped:         3\n"), "{text}");
         assert_eq!(text.lines().count(), 9);
+    }
+
+    #[test]
+    fn syscall_task_in_json_and_text() {
+        let v = json(Record::Syscall(syscall_record()));
+        assert_eq!(v["call_id"], 99);
+        assert_eq!(v["task"]["status"], "resolved");
+        assert_eq!(v["task"]["pid"], 42);
+        assert_eq!(v["task"]["tgid"], 41);
+        assert_eq!(v["task"]["ppid"], 1);
+        assert_eq!(v["task"]["comm"], "cat");
+        let text = text_line(&Event::Record(Record::Syscall(syscall_record())));
+        assert!(text.contains(" cat[41/42] ppid 1 "), "{text}");
+        let mut r = syscall_record();
+        r.task = TaskIdentity {
+            status: Resolution::NoProfile as u32,
+            ..Default::default()
+        };
+        let v = json(Record::Syscall(r));
+        assert_eq!(v["task"]["status"], "no-profile");
+        assert!(v["task"]["pid"].is_null());
+    }
+
+    #[test]
+    fn file_records_in_json_and_text() {
+        let mut r = FileRecord {
+            header: header::<SyscallRecord>(RecordKind::File, 22),
+            vm_id: 2,
+            role: 0,
+            call_id: 99,
+            fd: 3,
+            status: Resolution::Resolved as u32,
+            kind: FileKind::Regular as u32,
+            mode: 0o100644,
+            dev_major: 0,
+            dev_minor: 17,
+            ino: 1234,
+            path_len: 11,
+            ..Default::default()
+        };
+        r.path[..11].copy_from_slice(b"/etc/passwd");
+        let v = json(Record::File(r));
+        assert_eq!(v["type"], "file");
+        assert_eq!(v["role"], "arg0");
+        assert_eq!(v["path"], "/etc/passwd");
+        assert_eq!(v["display"], "/etc/passwd");
+        assert_eq!(v["kind"], "regular");
+        assert_eq!(v["dev_minor"], 17);
+        assert!(v["socket"].is_null());
+        let text = text_line(&Event::Record(Record::File(r)));
+        assert!(text.ends_with("vm 2 call 99 arg0 fd 3 regular /etc/passwd dev 0:17 ino 1234"), "{text}");
+
+        let mut pipe = r;
+        pipe.role = FILE_ROLE_PAIR1;
+        pipe.kind = FileKind::Fifo as u32;
+        pipe.path_len = 0;
+        let v = json(Record::File(pipe));
+        assert!(v["path"].is_null());
+        assert_eq!(v["display"], "pipe:[1234]");
+        assert_eq!(v["role"], "pair1");
+
+        let mut sock = pipe;
+        sock.kind = FileKind::Socket as u32;
+        sock.flags = FILE_SOCKET_VALID;
+        sock.socket.family = 2;
+        sock.socket.sock_type = 1;
+        sock.socket.local_addr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        sock.socket.local_port = 8080;
+        let v = json(Record::File(sock));
+        assert_eq!(v["display"], "socket:[1234]");
+        assert_eq!(v["socket"]["local"], "127.0.0.1:8080");
+        assert_eq!(v["socket"]["remote"], "0.0.0.0:0");
+
+        let mut bad = r;
+        bad.status = Resolution::Unresolved as u32;
+        let text = text_line(&Event::Record(Record::File(bad)));
+        assert!(text.ends_with("vm 2 call 99 arg0 fd 3 unresolved"), "{text}");
     }
 }

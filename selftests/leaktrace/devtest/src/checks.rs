@@ -86,6 +86,17 @@ pub fn check_record(record: &Record, now_ns: u64) -> Result<(), String> {
                 return Err(format!("vm record seq {seq}: reserved {:#x}", r.reserved));
             }
         }
+        Record::File(r) => {
+            if leaktrace::abi::Resolution::from_raw(r.status).is_none()
+                || leaktrace::abi::FileKind::from_raw(r.kind).is_none()
+                || r.call_id == 0
+            {
+                return Err(format!(
+                    "file record seq {seq}: status {}, kind {}, call_id {}",
+                    r.status, r.kind, r.call_id
+                ));
+            }
+        }
         Record::Syscall(r) => {
             if SyscallEnd::from_raw(r.end).is_none() || r.reserved != 0 {
                 return Err(format!(
