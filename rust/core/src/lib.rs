@@ -15,6 +15,8 @@ extern crate std;
 /// The shared ABI, under the name the modules below use in both builds.
 pub use leaktrace_abi as abi;
 
+pub mod fdcalls;
+pub mod introspect;
 pub mod pending;
 pub mod ring;
 pub mod smbios;
