@@ -11,6 +11,7 @@ use crate::abi::Pod;
 use crate::abi::IOCTL_EMIT_TEST;
 use crate::abi::IOCTL_GET_INFO;
 use crate::abi::IOCTL_GET_SELECTION;
+use crate::abi::IOCTL_PROFILE_LOAD;
 use crate::abi::IOCTL_TRACE;
 use crate::abi::IOCTL_VM_LIST;
 use crate::shim;
@@ -211,6 +212,7 @@ unsafe extern "C" fn leaktrace_ioctl(
         IOCTL_VM_LIST => tracker.vm_list(arg as usize),
         IOCTL_TRACE => tracker.trace(arg as usize),
         IOCTL_GET_SELECTION => tracker.selection(arg as usize),
+        IOCTL_PROFILE_LOAD => tracker.profile_load(arg as usize),
         _ => Err(ENOTTY),
     };
     match result {

@@ -11,6 +11,7 @@
 //! the copy succeeded.
 
 use crate::abi::Counters;
+use crate::abi::FileRecord;
 use crate::abi::HeartbeatRecord;
 use crate::abi::Info;
 use crate::abi::LoadedRecord;
@@ -120,6 +121,21 @@ impl Hub {
     /// sleeps; a full ring drops and counts it.
     pub(crate) fn emit<T: Pod>(&self, record: T) {
         self.emit_with(|_| record);
+    }
+
+    /// Queues a file record, cut to the size its path needs.
+    pub(crate) fn emit_file(&self, record: &mut FileRecord) {
+        let size = FileRecord::size_for(record.path_len as usize);
+        // Cannot truncate: FILE_PATH_MAX-sized records fit RECORD_MAX_SIZE.
+        record.header.size = size as u16;
+        let pushed = self.ring.lock().push(&mut record.as_bytes_mut()[..size]);
+        match pushed {
+            Ok(Pushed::Queued(_)) => self.readable.notify_all(),
+            Ok(Pushed::Dropped(_)) => {}
+            Err(PushError::Malformed) => {
+                pr_warn_once!("dropped a malformed file record: a leaktrace bug\n")
+            }
+        }
     }
 
     /// Queues the record that opens every stream.

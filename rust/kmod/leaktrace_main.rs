@@ -13,6 +13,10 @@
 // tested there on the host): include them from their single definition.
 #[path = "../abi/abi.rs"]
 pub mod abi;
+#[path = "../core/src/fdcalls.rs"]
+pub mod fdcalls;
+#[path = "../core/src/introspect.rs"]
+pub mod introspect;
 #[path = "../core/src/pending.rs"]
 pub mod pending;
 #[path = "../core/src/ring.rs"]

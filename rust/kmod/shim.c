@@ -63,7 +63,9 @@ u64 leaktrace_clock_ns(void)
 
 static_assert(sizeof(struct kvm_syscall_trap_regs) == LEAKTRACE_TRAP_REGS_SIZE);
 static_assert(offsetof(struct kvm_syscall_trap_regs, rip) == 16 * 8);
-static_assert(offsetof(struct kvm_syscall_trap_regs, vcpu_id) == 20 * 8);
+static_assert(offsetof(struct kvm_syscall_trap_regs, kernel_gs_base) == 19 * 8);
+static_assert(offsetof(struct kvm_syscall_trap_regs, lstar) == 20 * 8);
+static_assert(offsetof(struct kvm_syscall_trap_regs, vcpu_id) == 21 * 8);
 
 static const struct kvm_syscall_trap_ops leaktrace_trap_ops = {
 	.vm_created = leaktrace_on_vm_created,

@@ -47,7 +47,7 @@ struct kvm_vcpu;
 struct kvm_syscall_trap_regs;
 
 /* Size of struct kvm_syscall_trap_regs, mirrored by TrapRegs in Rust. */
-#define LEAKTRACE_TRAP_REGS_SIZE 168
+#define LEAKTRACE_TRAP_REGS_SIZE 176
 
 /* Become KVM's one client, with the leaktrace_on_* callbacks below. */
 int leaktrace_trap_register(void);

@@ -66,10 +66,19 @@ extern "C" {
         buf: *mut c_void,
         len: c_uint,
     ) -> c_int;
+
+    /// `kvm_syscall_trap_read_virt()`: copy guest virtual memory, as the
+    /// vCPU's current page tables map it, without injecting faults.
+    fn kvm_syscall_trap_read_virt(
+        vcpu: *mut c_void,
+        gva: u64,
+        buf: *mut c_void,
+        len: c_uint,
+    ) -> c_int;
 }
 
 /// Size of KVM's `struct kvm_syscall_trap_regs` (shim.c asserts it).
-pub(crate) const TRAP_REGS_SIZE: usize = 168;
+pub(crate) const TRAP_REGS_SIZE: usize = 176;
 
 /// Fills `buf` from guest physical address `gpa`.
 ///
@@ -81,6 +90,23 @@ pub(crate) unsafe fn read_guest_phys(vcpu: *mut c_void, gpa: u64, buf: &mut [u8]
     // SAFETY: the caller passes the current vCPU; `buf` is valid for
     // `len` bytes of writes.
     let ret = unsafe { kvm_syscall_trap_read_phys(vcpu, gpa, buf.as_mut_ptr().cast(), len) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
+}
+
+/// Fills `buf` from guest virtual address `gva`, through the page tables
+/// the vCPU runs on (user or supervisor mappings).
+///
+/// # Safety
+///
+/// `vcpu` is the vCPU whose thread calls this (from a trap callback).
+pub(crate) unsafe fn read_guest_virt(vcpu: *mut c_void, gva: u64, buf: &mut [u8]) -> Result {
+    let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
+    // SAFETY: the caller passes the current vCPU; `buf` is valid for
+    // `len` bytes of writes.
+    let ret = unsafe { kvm_syscall_trap_read_virt(vcpu, gva, buf.as_mut_ptr().cast(), len) };
     if ret < 0 {
         return Err(Error::from_errno(ret));
     }

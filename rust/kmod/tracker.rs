@@ -10,16 +10,33 @@
 //! selection names it. Traced VMs produce one [`SyscallRecord`] per call,
 //! when the call returns or is known never to return.
 //!
+//! A VM with a profile (`IOCTL_PROFILE_LOAD`, for its UUID or the default)
+//! also gets the calling guest task in every record and a [`FileRecord`]
+//! for each file descriptor a call takes or produces, read from the guest
+//! kernel's structures on the vCPU's thread ([`crate::introspect`]). The
+//! profile is checked against the running guest kernel first, and again
+//! whenever the guest's `MSR_LSTAR` changes (a reboot).
+//!
 //! Locking, outermost first: `Tracker::registry` (mutex: VM list, selection,
 //! arming decisions), `Vm::state` (spinlock: pending calls, counters), the
-//! hub's ring (irq spinlock). The vCPU hot path takes only the last two.
+//! hub's ring (irq spinlock). The vCPU hot path takes only the last two,
+//! and never holds `Vm::state` across a guest memory read (which may sleep).
 //!
 //! Lifetime: a `struct kvm` pointer is valid from `vm_created` until
 //! `vm_destroyed` returns (KVM's contract). Both take `registry`, and the
 //! pointer is used only under `registry` or from a callback of that VM, so
 //! it is never used after `vm_destroyed`.
 
+use crate::abi::FileRecord;
 use crate::abi::Pod;
+use crate::abi::Profile;
+use crate::abi::ProfileLoadRequest;
+use crate::abi::ProfileState;
+use crate::abi::Resolution;
+use crate::abi::TaskIdentity;
+use crate::abi::FILE_ROLE_PAIR0;
+use crate::abi::FILE_ROLE_PAIR1;
+use crate::abi::FILE_ROLE_RETURN;
 use crate::abi::RecordHeader;
 use crate::abi::RecordKind;
 use crate::abi::Refusal;
@@ -42,7 +59,15 @@ use crate::abi::VM_SELECTED;
 use crate::abi::VM_TRACED;
 use crate::abi::VM_UUID_ABSENT;
 use crate::abi::VM_UUID_KNOWN;
+use crate::fdcalls;
+use crate::fdcalls::FdResult;
 use crate::hub::Hub;
+use crate::introspect;
+use crate::introspect::Descriptor;
+use crate::introspect::Fault;
+use crate::introspect::GuestMemory;
+use crate::introspect::Kernel;
+use crate::introspect::TaskCache;
 use crate::pending::End;
 use crate::pending::PendingTable;
 use crate::pending::Slot;
@@ -100,6 +125,57 @@ struct VmState {
     /// Numbering and counts of the records produced (a field of its own so
     /// that records can be emitted while `pending` is borrowed).
     calls: CallCounts,
+    /// The profile that applies to the VM (its UUID's, or the default).
+    profile: Option<Arc<Profile>>,
+    /// What checking `profile` against the running guest kernel found.
+    binding: Binding,
+    /// Recently seen guest tasks, valid for `binding`.
+    tasks: TaskCache,
+}
+
+/// A profile checked against a guest kernel.
+#[derive(Clone, Copy)]
+struct Binding {
+    state: ProfileState,
+    /// `MSR_LSTAR` when checked: a new value means a new kernel (reboot).
+    lstar: u64,
+    /// The guest kernel's relocation, when `Active`.
+    slide: u64,
+}
+
+impl Binding {
+    fn unchecked(profile: &Option<Arc<Profile>>) -> Self {
+        Self {
+            state: if profile.is_some() {
+                ProfileState::Loaded
+            } else {
+                ProfileState::None
+            },
+            lstar: 0,
+            slide: 0,
+        }
+    }
+}
+
+/// How a traced call's guest structures can be read.
+enum View<'a> {
+    /// Through a profile that matches the kernel.
+    Kernel(Kernel<'a>),
+    /// Not at all, for this reason.
+    Unavailable(Resolution),
+}
+
+/// Guest memory as the trapping vCPU sees it.
+struct VcpuMemory {
+    vcpu: *mut c_void,
+}
+
+impl GuestMemory for VcpuMemory {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> core::result::Result<(), Fault> {
+        // SAFETY: `VcpuMemory` is only made in a trap callback of `vcpu`,
+        // on its thread.
+        unsafe { shim::read_guest_virt(self.vcpu, addr, buf) }.map_err(|_| Fault)
+    }
 }
 
 /// Per-VM numbering and accounting of syscall records.
@@ -107,6 +183,8 @@ struct VmState {
 struct CallCounts {
     /// Next per-VM record sequence number.
     vm_seq: u64,
+    /// The last call number given (`SyscallRecord::call_id`).
+    call_id: u64,
     syscalls: u64,
     returned: u64,
     unmatched_returns: u64,
@@ -123,6 +201,10 @@ pub(crate) struct Vm {
     created_ns: u64,
     /// Every trapped SYSCALL and SYSRET.
     traps: Atomic<u64>,
+    /// Tasks and files resolved through the profile.
+    resolved: Atomic<u64>,
+    /// Tasks and files that could not be.
+    unresolved: Atomic<u64>,
     #[pin]
     state: SpinLock<VmState>,
 }
@@ -180,6 +262,30 @@ struct Registry {
     vms: KVec<Arc<Vm>>,
     next_id: u32,
     selection: Selection,
+    /// Profiles of VMs by UUID (at most `SELECTION_MAX`).
+    profiles: KVec<(Uuid, Arc<Profile>)>,
+    /// The profile of every other VM.
+    default_profile: Option<Arc<Profile>>,
+}
+
+impl Registry {
+    fn profile_for(&self, identity: Identity) -> Option<Arc<Profile>> {
+        if let Identity::Known(uuid) = identity {
+            if let Some((_, profile)) = self.profiles.iter().find(|(u, _)| *u == uuid) {
+                return Some(profile.clone());
+            }
+        }
+        self.default_profile.clone()
+    }
+}
+
+/// Whether two optional profiles are the same object.
+fn same_profile(a: &Option<Arc<Profile>>, b: &Option<Arc<Profile>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// The KVM client's state, shared by KVM's callbacks and the device.
@@ -225,6 +331,7 @@ pub(crate) struct TrapRegs {
     rflags: u64,
     cr3: u64,
     kernel_gs_base: u64,
+    lstar: u64,
     vcpu_id: u32,
     reserved: u32,
 }
@@ -249,6 +356,8 @@ impl Tracker {
                             all: false,
                             uuids: KVec::new(),
                         },
+                        profiles: KVec::new(),
+                        default_profile: None,
                     },
                     "leaktrace_registry"
                 ),
@@ -314,6 +423,7 @@ impl Tracker {
             (st.identity, st.armed)
         };
         let selected = reg.selection.matches(identity);
+        let profile = reg.profile_for(identity);
         // Unidentified VMs stay armed: their next call identifies them.
         let want_armed = selected || matches!(identity, Identity::Unknown { .. });
         let mut refusal = Refusal::None;
@@ -327,6 +437,11 @@ impl Tracker {
         }
 
         let mut st = vm.state.lock();
+        if !same_profile(&st.profile, &profile) {
+            st.binding = Binding::unchecked(&profile);
+            st.profile = profile;
+            st.tasks.clear();
+        }
         st.armed = now_armed;
         st.selected = selected;
         let was_traced = st.traced;
@@ -362,6 +477,8 @@ impl Tracker {
                     vmm_pid,
                     created_ns: shim::clock_ns(),
                     traps: Atomic::new(0),
+                    resolved: Atomic::new(0),
+                    unresolved: Atomic::new(0),
                     state <- new_spinlock!(
                         VmState {
                             identity: Identity::Unknown { attempts: 0 },
@@ -371,6 +488,9 @@ impl Tracker {
                             refusal: Refusal::None,
                             pending: PendingTable::new(slots),
                             calls: CallCounts::default(),
+                            profile: None,
+                            binding: Binding::unchecked(&None),
+                            tasks: TaskCache::default(),
                         },
                         "leaktrace_vm"
                     ),
@@ -466,6 +586,135 @@ impl Tracker {
         self.index.lock().iter().find(|vm| vm.kvm == kvm).cloned()
     }
 
+    /// Checks the VM's profile against the running guest kernel if that
+    /// was not done for this kernel (`lstar`) yet, and says how the call's
+    /// structures can be read. Reads guest memory: no lock held.
+    fn view<'a>(
+        &self,
+        vm: &Vm,
+        profile: Option<&'a Profile>,
+        binding: Binding,
+        lstar: u64,
+        mem: &mut VcpuMemory,
+    ) -> View<'a> {
+        let Some(profile) = profile else {
+            return View::Unavailable(Resolution::NoProfile);
+        };
+        if binding.state != ProfileState::Loaded && binding.lstar == lstar {
+            return match binding.state {
+                ProfileState::Active => View::Kernel(Kernel {
+                    profile,
+                    slide: binding.slide,
+                }),
+                _ => View::Unavailable(Resolution::ProfileMismatch),
+            };
+        }
+        let checked = introspect::relocation(profile, lstar, mem);
+        let mut st = vm.state.lock();
+        // Record the result unless the profile changed meanwhile.
+        let current = st.profile.as_ref().map(|p| Arc::as_ptr(p));
+        if current == Some(profile as *const Profile) {
+            let (state, slide) = match checked {
+                Ok(slide) => (ProfileState::Active, slide),
+                Err(_) => (ProfileState::Mismatch, 0),
+            };
+            let changed = st.binding.state != state;
+            st.binding = Binding { state, lstar, slide };
+            st.tasks.clear();
+            if changed {
+                let event = if state == ProfileState::Active {
+                    VmEvent::ProfileActive
+                } else {
+                    VmEvent::ProfileMismatch
+                };
+                self.emit_vm(vm, &st, event);
+            }
+        }
+        drop(st);
+        match checked {
+            Ok(slide) => View::Kernel(Kernel { profile, slide }),
+            Err(_) => View::Unavailable(Resolution::ProfileMismatch),
+        }
+    }
+
+    /// The task making the call, from the per-CPU `current_task`.
+    fn task(&self, vm: &Vm, kernel: &Kernel<'_>, mem: &mut VcpuMemory, regs: &TrapRegs) -> TaskIdentity {
+        let unresolved = |task| {
+            vm.unresolved.fetch_add(1, ordering::Relaxed);
+            TaskIdentity {
+                task,
+                status: Resolution::Unresolved as u32,
+                ..TaskIdentity::default()
+            }
+        };
+        let Ok(task) = kernel.current_task(mem, regs.kernel_gs_base) else {
+            return unresolved(0);
+        };
+        let Ok(key) = kernel.task_key(mem, task) else {
+            return unresolved(task);
+        };
+        let cached = vm.state.lock().tasks.lookup(&key);
+        let identity = match cached {
+            Some(identity) => identity,
+            None => match kernel.task_identity(mem, &key) {
+                Ok(identity) => {
+                    vm.state.lock().tasks.insert(key, identity);
+                    identity
+                }
+                Err(_) => return unresolved(task),
+            },
+        };
+        vm.resolved.fetch_add(1, ordering::Relaxed);
+        identity
+    }
+
+    /// Resolves descriptor `fd` of `task` and emits its file record.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_file(
+        &self,
+        vm: &Vm,
+        kernel: &Kernel<'_>,
+        mem: &mut VcpuMemory,
+        task: u64,
+        fd: i32,
+        role: u32,
+        call_id: u64,
+    ) {
+        let mut record = FileRecord {
+            vm_id: vm.id,
+            role,
+            call_id,
+            fd,
+            ..FileRecord::default()
+        };
+        let status = match kernel.descriptor(mem, task, fd as u64) {
+            Ok(Descriptor::NotOpen) => Resolution::None,
+            Ok(Descriptor::Open(file)) => {
+                match kernel.file_identity(mem, task, file, &mut record) {
+                    Ok(()) => Resolution::Resolved,
+                    Err(_) => Resolution::Unresolved,
+                }
+            }
+            Err(_) => Resolution::Unresolved,
+        };
+        if status == Resolution::Unresolved {
+            // Keep nothing a forged structure may have put there.
+            record = FileRecord {
+                vm_id: vm.id,
+                role,
+                call_id,
+                fd,
+                ..FileRecord::default()
+            };
+            vm.unresolved.fetch_add(1, ordering::Relaxed);
+        } else if status == Resolution::Resolved {
+            vm.resolved.fetch_add(1, ordering::Relaxed);
+        }
+        record.status = status as u32;
+        record.header = RecordHeader::new::<FileRecord>(RecordKind::File, shim::clock_ns());
+        self.hub.emit_file(&mut record);
+    }
+
     /// A SYSCALL trapped, before KVM emulates it.
     fn syscall(&self, vcpu: *mut c_void, regs: &TrapRegs) {
         let Some(vm) = self.vm_of(vcpu) else { return };
@@ -480,6 +729,46 @@ impl Tracker {
         if !st.traced {
             return;
         }
+        st.calls.call_id += 1;
+        let call_id = st.calls.call_id;
+        let profile = st.profile.clone();
+        let binding = st.binding;
+        drop(st);
+
+        let nr = regs.rax;
+        let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+        const _: () = assert!(SYSCALL_ARGS == 6);
+        let mut mem = VcpuMemory { vcpu };
+        let task = match self.view(&vm, profile.as_deref(), binding, regs.lstar, &mut mem) {
+            View::Kernel(kernel) => {
+                let task = self.task(&vm, &kernel, &mut mem, regs);
+                if task.status == Resolution::Resolved as u32 {
+                    for &i in fdcalls::fd_arguments(nr) {
+                        // Descriptors are ints; negative ones are not
+                        // descriptors (mmap's -1, AT_FDCWD).
+                        let fd = args[usize::from(i)] as u32 as i32;
+                        if fd >= 0 {
+                            self.emit_file(&vm, &kernel, &mut mem, task.task, fd, u32::from(i), call_id);
+                        }
+                    }
+                    let ends = nr == NR_EXIT || nr == NR_EXIT_GROUP;
+                    if ends || fdcalls::changes_task_identity(nr, &args) {
+                        vm.state.lock().tasks.forget(task.task);
+                    }
+                }
+                task
+            }
+            View::Unavailable(status) => TaskIdentity {
+                status: status as u32,
+                ..TaskIdentity::default()
+            },
+        };
+
+        let mut st = vm.state.lock();
+        if !st.traced {
+            // Untraced while we read the guest.
+            return;
+        }
         let now = shim::clock_ns();
         let record = SyscallRecord {
             header: RecordHeader::new::<SyscallRecord>(RecordKind::Syscall, now),
@@ -490,17 +779,18 @@ impl Tracker {
             cr3: regs.cr3,
             rip: regs.rip,
             rsp: regs.rsp,
-            nr: regs.rax,
-            args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
+            nr,
+            args,
             ret: 0,
             entry_ns: now,
             exit_ns: 0,
             end: 0,
             reserved: 0,
+            call_id,
+            task,
         };
-        const _: () = assert!(SYSCALL_ARGS == 6);
 
-        if record.nr == NR_EXIT || record.nr == NR_EXIT_GROUP {
+        if nr == NR_EXIT || nr == NR_EXIT_GROUP {
             let record = SyscallRecord {
                 exit_ns: now,
                 ..record
@@ -527,6 +817,55 @@ impl Tracker {
         );
     }
 
+    /// Emits the file records of the descriptors a successful call created
+    /// (its return value, or the pair it wrote to user memory).
+    fn emit_created_files(
+        &self,
+        vm: &Vm,
+        vcpu: *mut c_void,
+        profile: Option<&Profile>,
+        binding: Binding,
+        record: &SyscallRecord,
+    ) {
+        if record.task.status != Resolution::Resolved as u32 || record.ret < 0 {
+            return;
+        }
+        let produced = fdcalls::fd_result(record.nr, &record.args);
+        if produced == FdResult::Nothing {
+            return;
+        }
+        let (Some(profile), ProfileState::Active) = (profile, binding.state) else {
+            return;
+        };
+        let kernel = Kernel {
+            profile,
+            slide: binding.slide,
+        };
+        let mut mem = VcpuMemory { vcpu };
+        let task = record.task.task;
+        match produced {
+            FdResult::Returned => {
+                let Ok(fd) = i32::try_from(record.ret) else { return };
+                self.emit_file(vm, &kernel, &mut mem, task, fd, FILE_ROLE_RETURN, record.call_id);
+            }
+            FdResult::Pair(arg) => {
+                // int fds[2] in user memory: the caller's address space is
+                // the one the vCPU runs on at SYSRET.
+                let mut pair = [0u8; 8];
+                let at = record.args[usize::from(arg)];
+                if mem.read(at, &mut pair).is_err() {
+                    vm.unresolved.fetch_add(1, ordering::Relaxed);
+                    return;
+                }
+                let first = i32::from_le_bytes([pair[0], pair[1], pair[2], pair[3]]);
+                let second = i32::from_le_bytes([pair[4], pair[5], pair[6], pair[7]]);
+                self.emit_file(vm, &kernel, &mut mem, task, first, FILE_ROLE_PAIR0, record.call_id);
+                self.emit_file(vm, &kernel, &mut mem, task, second, FILE_ROLE_PAIR1, record.call_id);
+            }
+            FdResult::Nothing => {}
+        }
+    }
+
     /// A SYSRET trapped, after KVM emulated it.
     fn sysret(&self, vcpu: *mut c_void, regs: &TrapRegs) {
         let Some(vm) = self.vm_of(vcpu) else { return };
@@ -535,16 +874,22 @@ impl Tracker {
         if !st.traced {
             return;
         }
-        let VmState { pending, calls, .. } = &mut *st;
-        match pending.exit(regs.cr3, regs.rsp) {
-            Some(mut record) => {
-                // RAX holds the return value as a signed long.
-                record.ret = regs.rax as i64;
-                record.exit_ns = shim::clock_ns();
-                self.emit_call(calls, record, SyscallEnd::Returned);
-            }
-            None => calls.unmatched_returns += 1,
+        let Some(mut record) = st.pending.exit(regs.cr3, regs.rsp) else {
+            st.calls.unmatched_returns += 1;
+            return;
+        };
+        // RAX holds the return value as a signed long.
+        record.ret = regs.rax as i64;
+        record.exit_ns = shim::clock_ns();
+        if fdcalls::fd_result(record.nr, &record.args) != FdResult::Nothing {
+            // Reading the new descriptors may sleep: not under the lock.
+            let profile = st.profile.clone();
+            let binding = st.binding;
+            drop(st);
+            self.emit_created_files(&vm, vcpu, profile.as_deref(), binding, &record);
+            st = vm.state.lock();
         }
+        self.emit_call(&mut st.calls, record, SyscallEnd::Returned);
     }
 
     /// `IOCTL_VM_LIST`.
@@ -598,6 +943,15 @@ impl Tracker {
             unmatched_returns: st.calls.unmatched_returns,
             pending: st.pending.len() as u64,
             traps: vm.traps.load(ordering::Relaxed),
+            profile: st.binding.state as u32,
+            reserved: 0,
+            kernel_slide: if st.binding.state == ProfileState::Active {
+                st.binding.slide
+            } else {
+                0
+            },
+            resolved: vm.resolved.load(ordering::Relaxed),
+            unresolved: vm.unresolved.load(ordering::Relaxed),
         }
     }
 
@@ -656,6 +1010,62 @@ impl Tracker {
         request.all = u32::from(reg.selection.all);
         request.reserved = 0;
         write_reply(arg, &request)
+    }
+
+    /// `IOCTL_PROFILE_LOAD`: validates fully before changing anything.
+    pub(crate) fn profile_load(&self, arg: usize) -> Result {
+        let request = read_request::<ProfileLoadRequest>(arg)?;
+        let nil = request.uuid == Uuid::default();
+        let valid_target = match request.all {
+            0 => !nil,
+            1 => nil,
+            _ => false,
+        };
+        if request.reserved != 0 || request.reserved2 != 0 || !valid_target {
+            return Err(EINVAL);
+        }
+        let profile = if request.profile == 0 {
+            if request.size != 0 {
+                return Err(EINVAL);
+            }
+            None
+        } else {
+            if request.size as usize != size_of::<Profile>() {
+                return Err(EINVAL);
+            }
+            let mut profile = Profile::default();
+            UserSlice::new(
+                UserPtr::from_addr(request.profile as usize),
+                size_of::<Profile>(),
+            )
+            .reader()
+            .read_slice(profile.as_bytes_mut())?;
+            profile.validate().map_err(|_| EINVAL)?;
+            Some(Arc::new(profile, GFP_KERNEL)?)
+        };
+
+        let mut reg = self.registry.lock();
+        let existing = reg.profiles.iter().position(|(u, _)| *u == request.uuid);
+        match (request.all, profile, existing) {
+            (1, None, _) if reg.default_profile.is_none() => return Err(ENOENT),
+            (1, profile, _) => reg.default_profile = profile,
+            (_, None, None) => return Err(ENOENT),
+            (_, None, Some(i)) => {
+                reg.profiles.remove(i).map_err(|_| EINVAL)?;
+            }
+            (_, Some(profile), Some(i)) => reg.profiles[i].1 = profile,
+            (_, Some(profile), None) => {
+                if reg.profiles.len() >= SELECTION_MAX {
+                    return Err(ENOSPC);
+                }
+                reg.profiles.push((request.uuid, profile), GFP_KERNEL)?;
+            }
+        }
+        for i in 0..reg.vms.len() {
+            let vm = reg.vms[i].clone();
+            self.apply(&reg, &vm);
+        }
+        Ok(())
     }
 
     /// After KVM stopped calling us: end what is pending, report the VMs
