@@ -24,7 +24,7 @@ USER_BINS := leaktrace lt-devtest
 GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror
 GUEST_BINS := lt-syscalls
 
-.PHONY: all setup kernel module user guest kvm-selftest testbed-deps check unit-test stability demo clean help
+.PHONY: all setup kernel module user guest guest-kernels kvm-selftest testbed-deps check unit-test stability demo clean help
 
 all: testbed-deps
 
@@ -66,7 +66,12 @@ $(BUILD)/bin/lt-syscalls: $(ROOT)/selftests/leaktrace/guest/lt-syscalls.c
 kvm-selftest: kernel
 	@$(ROOT)/scripts/build-kvm-selftest >/dev/null
 
-testbed-deps: module user guest kvm-selftest
+# Debian's stock 7.3 kernel for L2 guests whose vmN.kernel says "debian":
+# downloaded (not installed) into $(LEAKTRACE_CACHE)/guest-kernels.
+guest-kernels: setup
+	@$(ROOT)/scripts/fetch-guest-kernel
+
+testbed-deps: module user guest kvm-selftest guest-kernels
 
 unit-test:
 	@cargo test --quiet --locked --target-dir $(BUILD)/cargo-host
