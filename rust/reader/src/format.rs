@@ -830,6 +830,14 @@ pub struct JsonVm {
     pub pending: u64,
     /// Trapped SYSCALL and SYSRET instructions.
     pub traps: u64,
+    /// Introspection profile state (see [`profile_state_name`]).
+    pub profile: String,
+    /// The guest kernel's KASLR relocation while the profile is active.
+    pub kernel_slide: u64,
+    /// Tasks and files resolved through the profile.
+    pub resolved: u64,
+    /// Tasks and files that could not be resolved.
+    pub unresolved: u64,
 }
 
 impl From<&VmInfo> for JsonVm {
@@ -848,6 +856,10 @@ impl From<&VmInfo> for JsonVm {
             unmatched_returns: vm.unmatched_returns,
             pending: vm.pending,
             traps: vm.traps,
+            profile: profile_state_name(vm.profile),
+            kernel_slide: vm.kernel_slide,
+            resolved: vm.resolved,
+            unresolved: vm.unresolved,
         }
     }
 }
@@ -940,8 +952,11 @@ pub fn vms_text(vms: &[VmInfo], selection: &Selection) -> String {
         "UNMATCHED",
         "PENDING",
         "TRAPS",
+        "PROFILE",
+        "RESOLVED",
+        "UNRESOLVED",
     ];
-    let rows: Vec<[String; 11]> = vms
+    let rows: Vec<[String; 14]> = vms
         .iter()
         .map(|vm| {
             [
@@ -956,6 +971,9 @@ pub fn vms_text(vms: &[VmInfo], selection: &Selection) -> String {
                 vm.unmatched_returns.to_string(),
                 vm.pending.to_string(),
                 vm.traps.to_string(),
+                profile_state_name(vm.profile),
+                vm.resolved.to_string(),
+                vm.unresolved.to_string(),
             ]
         })
         .collect();
@@ -1376,7 +1394,8 @@ mod tests {
                 "refusal": "none",
                 "flags": {"uuid_known": true, "uuid_absent": false, "selected": true, "traced": true},
                 "created_ns": 5, "syscalls": 100, "returned": 90, "unmatched_returns": 2,
-                "pending": 1, "traps": 250
+                "pending": 1, "traps": 250, "profile": "none", "kernel_slide": 0,
+                "resolved": 0, "unresolved": 0
             })
         );
         assert_eq!(v["vms"][1]["refusal"], "cet");
@@ -1398,12 +1417,13 @@ mod tests {
         assert_eq!(
             lines[0],
             "ID  UUID                                  VMM PID  TRACED  SELECTED  REFUSAL  \
-             SYSCALLS  RETURNED  UNMATCHED  PENDING  TRAPS"
+             SYSCALLS  RETURNED  UNMATCHED  PENDING  TRAPS  PROFILE  RESOLVED  UNRESOLVED"
         );
         assert_eq!(
             lines[1],
             format!(
-                "2   {A}  802      yes     yes       none     100       90        2          1        250"
+                "2   {A}  802      yes     yes       none     100       90        2          1        250    \
+                 none     0         0"
             )
         );
         assert!(lines[2].contains(" cet "), "{text}");
