@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The VM list and the trace selection: `leaktrace vms`, `leaktrace trace`
-//! and `leaktrace untrace`, over the [`Control`] ioctls.
+//! The VM list, the trace selection and introspection profiles:
+//! `leaktrace vms`, `leaktrace trace`, `leaktrace untrace` and `leaktrace
+//! profile load`/`unload`, over the [`Control`] ioctls.
 //!
 //! The ioctls themselves are one-line wrappers in [`crate::device`]; this
 //! module holds what sits on top of them (growing the arrays until the
@@ -10,11 +11,13 @@
 //!
 //! Failures are explained for people: [`ioctl_error_message`] for any of
 //! the control ioctls, [`trace_error_message`] for `IOCTL_TRACE`'s own
-//! errors (a UUID not selected, a full selection).
+//! errors (a UUID not selected, a full selection), and
+//! [`profile_error_message`] for `IOCTL_PROFILE_LOAD`'s.
 
 use crate::device::Device;
 use crate::format;
 use crate::uuid;
+use leaktrace_abi::Profile;
 use leaktrace_abi::Refusal;
 use leaktrace_abi::TraceRequest;
 use leaktrace_abi::Uuid;
@@ -42,6 +45,9 @@ pub trait Control {
     fn selection(&self, uuids: &mut [Uuid]) -> io::Result<(u32, bool)>;
     /// `IOCTL_TRACE`.
     fn trace(&self, request: &TraceRequest) -> io::Result<()>;
+    /// `IOCTL_PROFILE_LOAD`: sets (`Some`) or removes (`None`) the profile
+    /// of `target`.
+    fn profile_load(&self, target: ProfileTarget, profile: Option<&Profile>) -> io::Result<()>;
 }
 
 impl Control for Device {
@@ -60,6 +66,13 @@ impl Control for Device {
     fn trace(&self, request: &TraceRequest) -> io::Result<()> {
         Device::trace(self, request)
     }
+
+    fn profile_load(&self, target: ProfileTarget, profile: Option<&Profile>) -> io::Result<()> {
+        match target {
+            ProfileTarget::Vm(uuid) => Device::profile_load(self, uuid, false, profile),
+            ProfileTarget::Default => Device::profile_load(self, Uuid::default(), true, profile),
+        }
+    }
 }
 
 /// Which control ioctl failed, for messages.
@@ -71,6 +84,8 @@ pub enum Ioctl {
     GetSelection,
     /// `IOCTL_TRACE`.
     Trace,
+    /// `IOCTL_PROFILE_LOAD`.
+    ProfileLoad,
 }
 
 impl Ioctl {
@@ -80,6 +95,7 @@ impl Ioctl {
             Self::VmList => "IOCTL_VM_LIST",
             Self::GetSelection => "IOCTL_GET_SELECTION",
             Self::Trace => "IOCTL_TRACE",
+            Self::ProfileLoad => "IOCTL_PROFILE_LOAD",
         }
     }
 }
@@ -163,6 +179,141 @@ pub fn trace_error_message(path: &Path, op: TraceOp, err: &io::Error) -> String 
         }
         _ => format!("{} on {}: {err}", op.describe(), path.display()),
     }
+}
+
+/// Which profile an `IOCTL_PROFILE_LOAD` sets or removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileTarget {
+    /// The profile of the VMs with this SMBIOS UUID.
+    Vm(Uuid),
+    /// The default profile: every VM without a profile of its own.
+    Default,
+}
+
+impl ProfileTarget {
+    /// The profile, in words.
+    fn describe(self) -> String {
+        match self {
+            Self::Vm(u) => format!("the profile of {}", uuid::format(&u)),
+            Self::Default => "the default profile".into(),
+        }
+    }
+}
+
+/// A person-readable explanation of a failure of `IOCTL_PROFILE_LOAD`,
+/// loading (`load`) or removing the profile of `target`.
+pub fn profile_error_message(
+    path: &Path,
+    target: ProfileTarget,
+    load: bool,
+    err: &io::Error,
+) -> String {
+    let what = format!(
+        "{} {}",
+        if load { "loading" } else { "unloading" },
+        target.describe()
+    );
+    match err.raw_os_error() {
+        Some(libc::ENOENT) if !load => match target {
+            ProfileTarget::Vm(u) => format!(
+                "{}: no profile of its own is loaded for this UUID (nothing to unload)",
+                uuid::format(&u)
+            ),
+            ProfileTarget::Default => "no default profile is loaded (nothing to unload)".into(),
+        },
+        Some(libc::ENOSPC) => format!(
+            "{what}: the module holds at most {SELECTION_MAX} per-VM profiles; unload some, \
+             or load one for every VM with --all"
+        ),
+        Some(libc::EINVAL) if load => format!(
+            "{what}: the module refused the profile as invalid (EINVAL), though it passed \
+             leaktrace's own checks; is the module built from the same ABI as this leaktrace?"
+        ),
+        Some(libc::EINVAL) => format!(
+            "{what}: the module rejected the request as invalid (EINVAL); \
+             is it built from the same ABI as this leaktrace?"
+        ),
+        Some(libc::EFAULT) => format!("{what}: the module could not read the request (EFAULT)"),
+        Some(libc::ENOTTY) | Some(libc::EACCES) | Some(libc::EPERM) => {
+            ioctl_error_message(path, Ioctl::ProfileLoad, err)
+        }
+        _ => format!("{what} on {}: {err}", path.display()),
+    }
+}
+
+/// Where the VMs a per-VM profile is for stand.
+fn profile_uuid_status(uuid: &Uuid, vms: &[VmInfo]) -> String {
+    let running: Vec<String> = vms_with_uuid(vms, uuid)
+        .map(|vm| {
+            let traced = if vm.flags & VM_TRACED != 0 {
+                "traced"
+            } else {
+                "not traced"
+            };
+            format!("vm {} (vmm pid {}), {traced}", vm.vm_id, vm.vmm_pid)
+        })
+        .collect();
+    if running.is_empty() {
+        "no running VM has this UUID; used when one starts".to_owned()
+    } else {
+        format!(
+            "running as {}; checked against the guest kernel at its next traced system call",
+            running.join("; ")
+        )
+    }
+}
+
+/// Runs `leaktrace profile load` (`profile` is the profile and the kernel
+/// release it is for) or `unload` (`None`): one `IOCTL_PROFILE_LOAD`, then
+/// where the VMs it concerns stand (`IOCTL_VM_LIST`).
+pub fn run_profile_load(
+    ctl: &dyn Control,
+    target: ProfileTarget,
+    profile: Option<(&Profile, &str)>,
+) -> Report {
+    let mut report = Report::default();
+    if let Err(e) = ctl.profile_load(target, profile.map(|(p, _)| p)) {
+        report.errors.push(profile_error_message(
+            ctl.path(),
+            target,
+            profile.is_some(),
+            &e,
+        ));
+        return report;
+    }
+    let vms = match list_vms(ctl) {
+        Ok(vms) => Some(vms),
+        Err(e) => {
+            report
+                .warnings
+                .push(ioctl_error_message(ctl.path(), Ioctl::VmList, &e));
+            None
+        }
+    };
+    let line = match (target, profile) {
+        (ProfileTarget::Vm(u), Some((_, release))) => {
+            let what = format!("{}: profile for {release} loaded", uuid::format(&u));
+            match &vms {
+                Some(vms) => format!("{what}; {}", profile_uuid_status(&u, vms)),
+                None => what,
+            }
+        }
+        (ProfileTarget::Default, Some((_, release))) => {
+            let what = format!(
+                "default profile for {release} loaded: used by every VM without a profile of its own"
+            );
+            match &vms {
+                Some(vms) => format!("{what} ({} running)", vms.len()),
+                None => what,
+            }
+        }
+        (ProfileTarget::Vm(u), None) => format!("{}: profile removed", uuid::format(&u)),
+        (ProfileTarget::Default, None) => {
+            "default profile removed: VMs without a profile of their own have none".into()
+        }
+    };
+    report.lines.push(line);
+    report
 }
 
 /// How many times the list ioctls are retried with a larger array when
@@ -402,6 +553,10 @@ pub(crate) mod tests {
         pub(crate) vm_list_calls: Cell<usize>,
         /// `trace` calls.
         pub(crate) trace_calls: Cell<usize>,
+        /// Per-UUID profiles (`IOCTL_PROFILE_LOAD` with `all` 0).
+        pub(crate) profiles: RefCell<Vec<(Uuid, Profile)>>,
+        /// The default profile (`all` 1).
+        pub(crate) default_profile: RefCell<Option<Profile>>,
     }
 
     impl SimModule {
@@ -410,6 +565,62 @@ pub(crate) mod tests {
                 Some(errno) => Err(io::Error::from_raw_os_error(errno)),
                 None => Ok(()),
             }
+        }
+
+        /// `IOCTL_PROFILE_LOAD` on the raw request, as the module checks it;
+        /// `profile` is what `request.profile` points to.
+        pub(crate) fn profile_request(
+            &self,
+            request: &leaktrace_abi::ProfileLoadRequest,
+            profile: Option<&Profile>,
+        ) -> io::Result<()> {
+            self.check_fail()?;
+            let err = |errno| Err(io::Error::from_raw_os_error(errno));
+            let nil = uuid::is_nil(&request.uuid);
+            let malformed = request.reserved != 0
+                || request.reserved2 != 0
+                || request.all > 1
+                || (request.all == 1) != nil
+                || (request.profile == 0) != (request.size == 0)
+                || (request.size != 0 && request.size as usize != core::mem::size_of::<Profile>());
+            if malformed {
+                return err(libc::EINVAL);
+            }
+            if request.profile == 0 {
+                if request.all == 1 {
+                    return match self.default_profile.borrow_mut().take() {
+                        Some(_) => Ok(()),
+                        None => err(libc::ENOENT),
+                    };
+                }
+                let mut profiles = self.profiles.borrow_mut();
+                let before = profiles.len();
+                profiles.retain(|(u, _)| *u != request.uuid);
+                return if profiles.len() == before {
+                    err(libc::ENOENT)
+                } else {
+                    Ok(())
+                };
+            }
+            let Some(profile) = profile else {
+                return err(libc::EFAULT);
+            };
+            if profile.validate().is_err() {
+                return err(libc::EINVAL);
+            }
+            if request.all == 1 {
+                *self.default_profile.borrow_mut() = Some(*profile);
+                return Ok(());
+            }
+            let mut profiles = self.profiles.borrow_mut();
+            if let Some(slot) = profiles.iter_mut().find(|(u, _)| *u == request.uuid) {
+                slot.1 = *profile;
+            } else if profiles.len() >= SELECTION_MAX {
+                return err(libc::ENOSPC);
+            } else {
+                profiles.push((request.uuid, *profile));
+            }
+            Ok(())
         }
 
         /// Recomputes `VM_SELECTED`/`VM_TRACED` as the module would.
@@ -495,6 +706,16 @@ pub(crate) mod tests {
             }
             self.update_flags();
             Ok(())
+        }
+
+        fn profile_load(&self, target: ProfileTarget, profile: Option<&Profile>) -> io::Result<()> {
+            let request = match target {
+                ProfileTarget::Vm(u) => crate::device::profile_request(u, false, profile),
+                ProfileTarget::Default => {
+                    crate::device::profile_request(Uuid::default(), true, profile)
+                }
+            };
+            self.profile_request(&request, profile)
         }
     }
 
@@ -704,6 +925,9 @@ pub(crate) mod tests {
             fn trace(&self, request: &TraceRequest) -> io::Result<()> {
                 self.0.trace(request)
             }
+            fn profile_load(&self, t: ProfileTarget, p: Option<&Profile>) -> io::Result<()> {
+                self.0.profile_load(t, p)
+            }
         }
         let sim = NoList(SimModule::default());
         let report = run_trace(&sim, &TraceCommand::Add(vec![u(A)]));
@@ -729,5 +953,153 @@ pub(crate) mod tests {
                 uuids: vec![u(A), u(B)]
             }
         );
+    }
+
+    fn valid_profile() -> Profile {
+        crate::profile::sample().to_abi().unwrap()
+    }
+
+    #[test]
+    fn profile_load_and_unload_for_one_vm() {
+        let sim = SimModule::default();
+        sim.vms.borrow_mut().push(vm(2, Some(A)));
+        let p = valid_profile();
+        let report = run_profile_load(&sim, ProfileTarget::Vm(u(A)), Some((&p, "7.3.4")));
+        assert!(report.errors.is_empty(), "{report:?}");
+        assert_eq!(report.lines.len(), 1);
+        let line = &report.lines[0];
+        assert!(
+            line.starts_with(&format!("{A}: profile for 7.3.4 loaded; running as vm 2")),
+            "{line}"
+        );
+        assert!(line.contains("next traced system call"), "{line}");
+        assert_eq!(sim.profiles.borrow().len(), 1);
+        // Loading again replaces it.
+        let report = run_profile_load(&sim, ProfileTarget::Vm(u(A)), Some((&p, "7.3.4")));
+        assert!(report.errors.is_empty());
+        assert_eq!(sim.profiles.borrow().len(), 1);
+        // A UUID no VM has yet.
+        let report = run_profile_load(&sim, ProfileTarget::Vm(u(B)), Some((&p, "7.3.4")));
+        assert!(report.lines[0].contains("no running VM has this UUID; used when one starts"));
+
+        let report = run_profile_load(&sim, ProfileTarget::Vm(u(A)), None);
+        assert_eq!(report.lines, [format!("{A}: profile removed")]);
+        let report = run_profile_load(&sim, ProfileTarget::Vm(u(A)), None);
+        assert!(report.lines.is_empty());
+        assert_eq!(
+            report.errors,
+            [format!(
+                "{A}: no profile of its own is loaded for this UUID (nothing to unload)"
+            )]
+        );
+    }
+
+    #[test]
+    fn default_profile_load_and_unload() {
+        let sim = SimModule::default();
+        sim.vms.borrow_mut().push(vm(1, None));
+        let p = valid_profile();
+        let report = run_profile_load(&sim, ProfileTarget::Default, Some((&p, "7.3.4")));
+        assert_eq!(
+            report.lines,
+            ["default profile for 7.3.4 loaded: used by every VM without a profile of its own (1 running)"]
+        );
+        assert_eq!(*sim.default_profile.borrow(), Some(p));
+        let report = run_profile_load(&sim, ProfileTarget::Default, None);
+        assert!(report.lines[0].starts_with("default profile removed"));
+        let report = run_profile_load(&sim, ProfileTarget::Default, None);
+        assert_eq!(
+            report.errors,
+            ["no default profile is loaded (nothing to unload)"]
+        );
+    }
+
+    #[test]
+    fn profile_load_errors_are_explained() {
+        let sim = SimModule::default();
+        // A profile the module refuses.
+        let mut bad = valid_profile();
+        bad.offsets.task_comm_size = 8;
+        let report = run_profile_load(&sim, ProfileTarget::Default, Some((&bad, "x")));
+        assert!(
+            report.errors[0].contains("refused the profile as invalid (EINVAL)"),
+            "{report:?}"
+        );
+        assert!(sim.default_profile.borrow().is_none());
+        // A nil UUID is a malformed request.
+        let nil = Uuid::default();
+        let report = run_profile_load(&sim, ProfileTarget::Vm(nil), None);
+        assert!(
+            report.errors[0].contains("rejected the request as invalid"),
+            "{report:?}"
+        );
+        // Malformed raw requests.
+        let p = valid_profile();
+        let good = crate::device::profile_request(u(A), false, Some(&p));
+        let einval = |req: leaktrace_abi::ProfileLoadRequest| {
+            sim.profile_request(&req, Some(&p))
+                .unwrap_err()
+                .raw_os_error()
+        };
+        assert_eq!(
+            einval(leaktrace_abi::ProfileLoadRequest {
+                reserved: 1,
+                ..good
+            }),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            einval(leaktrace_abi::ProfileLoadRequest {
+                reserved2: 1,
+                ..good
+            }),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            einval(leaktrace_abi::ProfileLoadRequest { all: 1, ..good }),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            einval(leaktrace_abi::ProfileLoadRequest { all: 2, ..good }),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            einval(leaktrace_abi::ProfileLoadRequest { size: 8, ..good }),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            einval(leaktrace_abi::ProfileLoadRequest { size: 0, ..good }),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            einval(leaktrace_abi::ProfileLoadRequest { profile: 0, ..good }),
+            Some(libc::EINVAL)
+        );
+        assert!(sim.profile_request(&good, Some(&p)).is_ok());
+        // Full: ENOSPC for a new UUID, a known one is still replaced.
+        for i in 1..SELECTION_MAX {
+            let mut uuid = [0u8; 16];
+            uuid[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            sim.profile_load(ProfileTarget::Vm(uuid), Some(&p)).unwrap();
+        }
+        let report = run_profile_load(&sim, ProfileTarget::Vm(u(B)), Some((&p, "x")));
+        assert!(
+            report.errors[0].contains("at most 256 per-VM profiles"),
+            "{report:?}"
+        );
+        assert!(sim.profile_load(ProfileTarget::Vm(u(A)), Some(&p)).is_ok());
+        // Errors of any ioctl.
+        sim.fail.set(Some(libc::ENOTTY));
+        let report = run_profile_load(&sim, ProfileTarget::Default, Some((&p, "x")));
+        assert!(
+            report.errors[0].contains("does not know IOCTL_PROFILE_LOAD"),
+            "{report:?}"
+        );
+        sim.fail.set(Some(libc::EPERM));
+        let report = run_profile_load(&sim, ProfileTarget::Default, None);
+        assert!(report.errors[0].contains("run as root"), "{report:?}");
+        sim.fail.set(Some(libc::EFAULT));
+        let report = run_profile_load(&sim, ProfileTarget::Default, None);
+        assert!(report.errors[0].contains("EFAULT"), "{report:?}");
     }
 }

@@ -16,14 +16,17 @@
 //! - `IOCTL_GET_INFO` fills an [`Info`]; `IOCTL_EMIT_TEST` takes a `u64`
 //!   count in `1..=EMIT_TEST_MAX` (else `EINVAL`); `IOCTL_VM_LIST` and
 //!   `IOCTL_GET_SELECTION` fill user arrays and report the full count;
-//!   `IOCTL_TRACE` changes the trace selection; other numbers get
-//!   `ENOTTY` (as do the newer ones on an older module).
+//!   `IOCTL_TRACE` changes the trace selection; `IOCTL_PROFILE_LOAD` sets
+//!   or removes an introspection profile; other numbers get `ENOTTY` (as
+//!   do the newer ones on an older module).
 //!
 //! The wrappers make exactly one system call each and never retry, so that
 //! callers (and the device tests) see every `EINTR` and `EAGAIN`.
 
 use core::mem::size_of;
 use leaktrace_abi::Info;
+use leaktrace_abi::Profile;
+use leaktrace_abi::ProfileLoadRequest;
 use leaktrace_abi::RecordHeader;
 use leaktrace_abi::SelectionRequest;
 use leaktrace_abi::TraceRequest;
@@ -34,6 +37,7 @@ use leaktrace_abi::ABI_VERSION;
 use leaktrace_abi::IOCTL_EMIT_TEST;
 use leaktrace_abi::IOCTL_GET_INFO;
 use leaktrace_abi::IOCTL_GET_SELECTION;
+use leaktrace_abi::IOCTL_PROFILE_LOAD;
 use leaktrace_abi::IOCTL_TRACE;
 use leaktrace_abi::IOCTL_VM_LIST;
 use leaktrace_abi::RECORD_ALIGN;
@@ -50,6 +54,21 @@ use std::time::Duration;
 
 /// Default path of the device node.
 pub const DEFAULT_DEVICE: &str = "/dev/leaktrace";
+
+/// The `IOCTL_PROFILE_LOAD` request that sets `profile` (or removes the
+/// profile, for `None`) of the VM `uuid`, or the default profile if `all`
+/// (then `uuid` is ignored: the request carries zero). The request holds
+/// the address of `*profile`: it is valid only while `profile` is.
+pub fn profile_request(uuid: Uuid, all: bool, profile: Option<&Profile>) -> ProfileLoadRequest {
+    ProfileLoadRequest {
+        uuid: if all { Uuid::default() } else { uuid },
+        all: u32::from(all),
+        reserved: 0,
+        profile: profile.map_or(0, |p| p as *const Profile as u64),
+        size: profile.map_or(0, |_| size_of::<Profile>() as u32),
+        reserved2: 0,
+    }
+}
 
 /// Converts a `-1` return of a libc call into the thread's `errno`.
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -162,6 +181,22 @@ impl Device {
         let mut req = *request;
         // SAFETY: `IOCTL_TRACE` reads a `TraceRequest` from the pointer.
         unsafe { self.ioctl_raw(IOCTL_TRACE, (&mut req as *mut TraceRequest).cast()) }?;
+        Ok(())
+    }
+
+    /// `IOCTL_PROFILE_LOAD`: sets (`Some`) or removes (`None`) the profile
+    /// of the VM `uuid`, or the default profile if `all`.
+    pub fn profile_load(&self, uuid: Uuid, all: bool, profile: Option<&Profile>) -> io::Result<()> {
+        let mut req = profile_request(uuid, all, profile);
+        // SAFETY: `IOCTL_PROFILE_LOAD` reads a `ProfileLoadRequest` from the
+        // pointer, and `req.size` bytes at `req.profile`, which is 0 or
+        // points to `*profile`, borrowed for the whole call.
+        unsafe {
+            self.ioctl_raw(
+                IOCTL_PROFILE_LOAD,
+                (&mut req as *mut ProfileLoadRequest).cast(),
+            )
+        }?;
         Ok(())
     }
 
@@ -459,6 +494,23 @@ mod tests {
         assert_eq!(IOCTL_VM_LIST, 0xc010_4c03);
         assert_eq!(IOCTL_TRACE, 0x4018_4c04);
         assert_eq!(IOCTL_GET_SELECTION, 0xc018_4c05);
+        assert_eq!(IOCTL_PROFILE_LOAD, 0x4028_4c06);
+    }
+
+    #[test]
+    fn profile_requests_carry_the_profile_or_nothing() {
+        let u: Uuid = [7; 16];
+        let p = Profile::default();
+        let req = profile_request(u, false, Some(&p));
+        assert_eq!((req.uuid, req.all), (u, 0));
+        assert_eq!(req.profile, &p as *const Profile as u64);
+        assert_eq!(req.size as usize, size_of::<Profile>());
+        assert_eq!((req.reserved, req.reserved2), (0, 0));
+        let req = profile_request(u, true, None);
+        assert_eq!(
+            (req.uuid, req.all, req.profile, req.size),
+            (Uuid::default(), 1, 0, 0)
+        );
     }
 
     #[test]

@@ -14,6 +14,11 @@
 //!   state and counters, and the trace selection.
 //! - `leaktrace trace UUID...|--all`, `leaktrace untrace UUID...|--all`:
 //!   change the trace selection.
+//! - `leaktrace profile build INPUT [-o FILE] [--offsets-only]`: an
+//!   introspection profile from a guest kernel image; `leaktrace profile
+//!   show FILE [--json]`; `leaktrace profile load (--vm UUID|--all) FILE`
+//!   and `leaktrace profile unload (--vm UUID|--all)`
+//!   (Documentation/introspection.rst).
 //!
 //! Exit status: 0 on success (including a stop by signal, count or
 //! timeout), 1 on any error, with a message on stderr.
@@ -29,6 +34,7 @@ use leaktrace::abi::RECORD_MAX_SIZE;
 use leaktrace::control;
 use leaktrace::control::Control;
 use leaktrace::control::Ioctl;
+use leaktrace::control::ProfileTarget;
 use leaktrace::control::TraceCommand;
 use leaktrace::decode::Decoder;
 use leaktrace::decode::Event;
@@ -38,8 +44,12 @@ use leaktrace::filter;
 use leaktrace::filter::Filter;
 use leaktrace::filter::VmSelector;
 use leaktrace::format;
+use leaktrace::profile;
+use leaktrace::profile::KernelProfile;
 use leaktrace::uuid;
+use std::fs;
 use std::io;
+use std::io::Read;
 use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
@@ -94,6 +104,88 @@ enum Command {
     Trace(TraceArgs),
     /// Remove UUIDs from the trace selection, or with --all trace no VM.
     Untrace(TraceArgs),
+    /// Introspection profiles of guest kernels: build one from a kernel
+    /// image, show one, load one into the module or unload it.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+/// `profile` subcommands.
+#[derive(Debug, Subcommand)]
+enum ProfileCommand {
+    /// Build a profile from a guest kernel image: a vmlinux ELF or a
+    /// compressed bzImage/vmlinuz (gzip, xz, lzma, zstd). With
+    /// --offsets-only, print only the structure offsets, which a raw BTF
+    /// blob (e.g. /sys/kernel/btf/vmlinux) also gives. How each value was
+    /// found goes to standard error.
+    Build(ProfileBuildArgs),
+    /// Check a profile file and print a summary of it.
+    Show {
+        /// The profile (JSON); `-` reads standard input.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print the profile as JSON (normalised) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a profile into the module, for the VMs with one UUID or as the
+    /// default profile of every VM without its own. Replaces a profile
+    /// loaded before for the same target.
+    Load(ProfileLoadArgs),
+    /// Remove the profile of the VMs with one UUID, or the default profile.
+    Unload(ProfileTargetArgs),
+}
+
+/// Options of `profile build`.
+#[derive(Debug, clap::Args)]
+struct ProfileBuildArgs {
+    /// The guest kernel image: vmlinux, bzImage or vmlinuz (or raw BTF
+    /// with --offsets-only).
+    #[arg(value_name = "INPUT")]
+    input: PathBuf,
+    /// Write the profile to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print only the structure offsets, from BTF.
+    #[arg(long)]
+    offsets_only: bool,
+    /// Do not print how each value was found.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Which profile `profile load` and `unload` change.
+#[derive(Debug, clap::Args)]
+#[group(id = "profile_target", required = true, multiple = false, args = ["vm", "all"])]
+struct ProfileTargetArgs {
+    /// The VMs with this SMBIOS UUID (canonical form).
+    #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
+    vm: Option<Uuid>,
+    /// The default profile: every VM without a profile of its own.
+    #[arg(long)]
+    all: bool,
+}
+
+impl ProfileTargetArgs {
+    /// The target the arguments name.
+    fn target(&self) -> ProfileTarget {
+        match self.vm {
+            Some(uuid) if !self.all => ProfileTarget::Vm(uuid),
+            _ => ProfileTarget::Default,
+        }
+    }
+}
+
+/// Options of `profile load`.
+#[derive(Debug, clap::Args)]
+struct ProfileLoadArgs {
+    /// Which profile to set.
+    #[command(flatten)]
+    target: ProfileTargetArgs,
+    /// The profile (JSON, from `leaktrace profile build`); `-` reads
+    /// standard input.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 /// Arguments of `trace` and `untrace`.
@@ -540,7 +632,63 @@ fn trace(path: &Path, add: bool, args: &TraceArgs) -> Result<()> {
     // The UUIDs were checked by the argument parser, before any ioctl.
     let command = trace_command(add, args);
     let (dev, _info) = open(path)?;
-    let report = control::run_trace(&dev, &command);
+    finish_report(&control::run_trace(&dev, &command))
+}
+
+/// Writes `text` to `output`, or to standard output.
+fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
+    match output {
+        Some(path) => fs::write(path, text).with_context(|| format!("writing {}", path.display())),
+        None => print(text),
+    }
+}
+
+/// `leaktrace profile build`.
+fn profile_build(args: &ProfileBuildArgs) -> Result<()> {
+    let input = &args.input;
+    let bytes = fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let fail = |e: anyhow::Error| e.context(format!("{}: cannot build a profile", input.display()));
+    let (text, notes) = if args.offsets_only {
+        let built = profile::build::build_offsets(bytes).map_err(fail)?;
+        (profile::offsets_to_json(&built.value), built.notes)
+    } else {
+        let built = profile::build::build_profile(bytes).map_err(fail)?;
+        (built.value.to_json(), built.notes)
+    };
+    if !args.quiet {
+        for note in &notes {
+            eprintln!("leaktrace: {note}");
+        }
+    }
+    write_output(args.output.as_deref(), &text)
+}
+
+/// Reads and checks a profile file (`-`: standard input).
+fn read_profile(path: &Path) -> Result<KernelProfile> {
+    let mut text = String::new();
+    if path == Path::new("-") {
+        io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the profile from standard input")?;
+    } else {
+        text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    }
+    KernelProfile::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("{}: invalid profile: {e}", path.display()))
+}
+
+/// `leaktrace profile show`.
+fn profile_show(file: &Path, json: bool) -> Result<()> {
+    let profile = read_profile(file)?;
+    print(&if json {
+        profile.to_json()
+    } else {
+        profile.text()
+    })
+}
+
+/// Prints a control report; fails if it holds errors.
+fn finish_report(report: &control::Report) -> Result<()> {
     let mut text = String::new();
     for line in &report.lines {
         text.push_str(line);
@@ -554,6 +702,22 @@ fn trace(path: &Path, add: bool, args: &TraceArgs) -> Result<()> {
         [] => Ok(()),
         errors => bail!("{}", errors.join("\nleaktrace: error: ")),
     }
+}
+
+/// `leaktrace profile load` (with a file) and `unload` (without).
+fn profile_load(path: &Path, target: &ProfileTargetArgs, file: Option<&Path>) -> Result<()> {
+    // The file is checked before the device is opened.
+    let profile = file.map(read_profile).transpose()?;
+    let abi = profile
+        .as_ref()
+        .map(|p| p.to_abi().map_err(|e| anyhow::anyhow!("{e}")))
+        .transpose()?;
+    let (dev, _info) = open(path)?;
+    let loaded = match (&abi, &profile) {
+        (Some(abi), Some(p)) => Some((abi, p.release.as_str())),
+        _ => None,
+    };
+    finish_report(&control::run_profile_load(&dev, target.target(), loaded))
 }
 
 /// Whether the error is a closed standard output (`leaktrace watch | head`).
@@ -574,6 +738,12 @@ fn main() -> ExitCode {
         Command::Vms { json } => vms(&cli.device, *json),
         Command::Trace(args) => trace(&cli.device, true, args),
         Command::Untrace(args) => trace(&cli.device, false, args),
+        Command::Profile(ProfileCommand::Build(args)) => profile_build(args),
+        Command::Profile(ProfileCommand::Show { file, json }) => profile_show(file, *json),
+        Command::Profile(ProfileCommand::Load(args)) => {
+            profile_load(&cli.device, &args.target, Some(&args.file))
+        }
+        Command::Profile(ProfileCommand::Unload(target)) => profile_load(&cli.device, target, None),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
