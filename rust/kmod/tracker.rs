@@ -669,6 +669,8 @@ impl Tracker {
     }
 
     /// Resolves descriptor `fd` of `task` and emits its file record.
+    /// Returns whether the file is in `/proc` (where writing `comm` renames
+    /// a task behind the task cache's back).
     #[allow(clippy::too_many_arguments)]
     fn emit_file(
         &self,
@@ -679,7 +681,7 @@ impl Tracker {
         fd: i32,
         role: u32,
         call_id: u64,
-    ) {
+    ) -> bool {
         let mut record = FileRecord {
             vm_id: vm.id,
             role,
@@ -713,6 +715,7 @@ impl Tracker {
         record.status = status as u32;
         record.header = RecordHeader::new::<FileRecord>(RecordKind::File, shim::clock_ns());
         self.hub.emit_file(&mut record);
+        record.path_bytes().starts_with(b"/proc/")
     }
 
     /// A SYSCALL trapped, before KVM emulates it.
@@ -743,16 +746,28 @@ impl Tracker {
             View::Kernel(kernel) => {
                 let task = self.task(&vm, &kernel, &mut mem, regs);
                 if task.status == Resolution::Resolved as u32 {
+                    let mut proc_file = false;
                     for &i in fdcalls::fd_arguments(nr) {
                         // Descriptors are ints; negative ones are not
                         // descriptors (mmap's -1, AT_FDCWD).
                         let fd = args[usize::from(i)] as u32 as i32;
                         if fd >= 0 {
-                            self.emit_file(&vm, &kernel, &mut mem, task.task, fd, u32::from(i), call_id);
+                            proc_file |= self.emit_file(
+                                &vm,
+                                &kernel,
+                                &mut mem,
+                                task.task,
+                                fd,
+                                u32::from(i),
+                                call_id,
+                            );
                         }
                     }
                     let ends = nr == NR_EXIT || nr == NR_EXIT_GROUP;
-                    if ends || fdcalls::changes_task_identity(nr, &args) {
+                    if proc_file && fdcalls::is_write(nr) {
+                        // Maybe /proc/PID/comm, of any task.
+                        vm.state.lock().tasks.clear();
+                    } else if ends || fdcalls::changes_task_identity(nr, &args) {
                         vm.state.lock().tasks.forget(task.task);
                     }
                 }

@@ -87,6 +87,12 @@ pub fn changes_task_identity(nr: u64, args: &[u64; 6]) -> bool {
     }
 }
 
+/// Whether the call writes to its descriptor (`write`, `pwrite64`,
+/// `writev`, `pwritev`, `pwritev2`).
+pub fn is_write(nr: u64) -> bool {
+    matches!(nr, 1 | 18 | 20 | 296 | 328)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +119,12 @@ mod tests {
         assert_eq!(fd_result(72, &[3, F_DUPFD_CLOEXEC, 0, 0, 0, 0]), FdResult::Returned);
         assert_eq!(fd_result(72, &[3, 2, 1, 0, 0, 0]), FdResult::Nothing); // F_SETFD
         assert_eq!(fd_result(0, &none), FdResult::Nothing);
+    }
+
+    #[test]
+    fn writes() {
+        assert!(is_write(1) && is_write(20) && is_write(328));
+        assert!(!is_write(0) && !is_write(257));
     }
 
     #[test]
