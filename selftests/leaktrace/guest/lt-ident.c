@@ -88,6 +88,8 @@
 #define EXEC_COMM "lt-ident-exec"
 #define DEFAULT_CHURN 300
 #define CHURN_EXEC_EVERY 10
+#define CHURN_PAUSE_EVERY 20
+#define CHURN_PAUSE_NS (50 * 1000 * 1000)
 #define DEFAULT_PORT 47011
 #define LONG_COMPONENT 200
 #define LONG_DEPTH 3
@@ -595,6 +597,8 @@ static void tcp(const struct ident *id, int port)
 	loopback_up(id);
 	if (tcp_socket(id, &l, "tcp-listen") != 0)
 		return;
+	/* A rerun on the same host: the port may still be in TIME_WAIT. */
+	setsockopt(l.fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((unsigned short)port);
@@ -638,11 +642,13 @@ static void tcp(const struct ident *id, int port)
 			     c.remote);
 		obj_call(id, &c, SYS_write, "write", (long)"lt-ident", 8, 0, 1);
 		obj_call(id, &a, SYS_read, "read", (long)got, 8, 0, 1);
+		/* The client closes first: TIME_WAIT is on its port. */
+		obj_close(id, &c);
 		obj_close(id, &a);
 	} else {
 		fail(id, "accept4 = %ld", r);
+		obj_close(id, &c);
 	}
-	obj_close(id, &c);
 	obj_close(id, &l);
 }
 
@@ -693,6 +699,7 @@ static void orphan(const struct ident *main_id)
 	}
 	child = fork();
 	if (child == 0) {
+		failures = 0; /* its own, reported by its exit status */
 		close(done[0]);
 		gc = fork();
 		if (gc == 0) {
@@ -747,6 +754,7 @@ static void churn_child(int i, const char *exec_link)
 	char name[16], seq[32];
 	struct ident id;
 
+	failures = 0; /* its own, reported by its exit status */
 	snprintf(name, sizeof(name), "ltc-%03d", i);
 	set_comm(NULL, name);
 	refresh(&id, "churn");
@@ -808,6 +816,13 @@ static void churn(const struct ident *main_id, int n)
 		lines += ex ? 2 : 1;
 		if (ex)
 			unlink(link);
+		/*
+		 * A pause now and then: the guest's vCPU idles, and the host
+		 * (in the testbed a single-CPU L1) runs the reader, which
+		 * drains the module's ring before it fills.
+		 */
+		if (i % CHURN_PAUSE_EVERY == CHURN_PAUSE_EVERY - 1)
+			nanosleep(&(struct timespec){ .tv_nsec = CHURN_PAUSE_NS }, NULL);
 	}
 	say("LTIDENT churn children=%d lines=%d", reaped, lines);
 }

@@ -4,9 +4,11 @@
 //! traced guest runs `lt-syscalls`, which prints what it did (`LTEXPECT`
 //! lines); leaktrace must have recorded exactly that, per VM UUID, and
 //! nothing for the untraced guest. See `syscall-check --help` and
-//! [`check`] for the rules.
+//! [`check`] for the rules. [`ident`] checks the introspection scenario
+//! (`ident-check`) the same way.
 
 pub mod check;
+pub mod ident;
 pub mod input;
 pub mod tap;
 

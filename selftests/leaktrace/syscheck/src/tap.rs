@@ -11,6 +11,15 @@ fn one_line(s: &str) -> String {
 
 /// Prints the results; returns (passed, failed, skipped).
 pub fn print(results: &[TestResult], w: &mut dyn Write) -> io::Result<(usize, usize, usize)> {
+    print_named("syscall-check", results, w)
+}
+
+/// [`print`], the closing line naming `checker`.
+pub fn print_named(
+    checker: &str,
+    results: &[TestResult],
+    w: &mut dyn Write,
+) -> io::Result<(usize, usize, usize)> {
     let (mut p, mut f, mut s) = (0, 0, 0);
     writeln!(w, "TAP version 13")?;
     writeln!(w, "1..{}", results.len())?;
@@ -34,6 +43,6 @@ pub fn print(results: &[TestResult], w: &mut dyn Write) -> io::Result<(usize, us
             }
         }
     }
-    writeln!(w, "# syscall-check: {p} passed, {f} failed, {s} skipped")?;
+    writeln!(w, "# {checker}: {p} passed, {f} failed, {s} skipped")?;
     Ok((p, f, s))
 }
