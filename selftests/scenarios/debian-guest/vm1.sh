@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Guest kernels: vm1 boots Debian's stock 7.3 kernel (vm1.kernel), vm2 the
-# testbed kernel (the default). Both print which kernel they run and what
-# the testbed's guest init relies on.
+# testbed kernel (the default). Both print how long their kernel took to
+# boot, which kernel it is, and what the testbed's guest init relies on.
+
+# Seconds since the guest kernel started, when its init got here.
+echo "uptime $(cut -d' ' -f1 /proc/uptime)"
 uname -r
 cat /proc/version
 if [ -r /sys/class/dmi/id/product_uuid ]; then
