@@ -7,7 +7,8 @@
 //!
 //! - offsets: BTF ([`KernelBtf::offsets`]);
 //! - `current_task`: the `.data..percpu` section's address plus the
-//!   variable's offset in BTF's `.data..percpu` DATASEC;
+//!   variable's offset in BTF's `.data..percpu` DATASEC (checked against
+//!   the kernel's export table, `__ksymtab`, which keeps it);
 //! - `entry_syscall`: the one place in executable code where `swapgs` is
 //!   followed by `mov %rsp, %gs:cpu_tss_rw+sp2` ([`find_syscall_entry`]);
 //! - `linux_banner`: the banner string in `.rodata` ([`choose_banner`]);
@@ -129,8 +130,22 @@ pub fn build_profile(bytes: Vec<u8>) -> Result<Built<KernelProfile>> {
         hex_address(current_task),
         hex_address(percpu.addr)
     ));
+    let exported = elf.exported(&["current_task", "cpu_tss_rw"])?;
+    match exported.get("current_task") {
+        Some(&addr) if addr == current_task => {
+            notes.push("current_task: matches the kernel's export table (__ksymtab)".into())
+        }
+        Some(&addr) => notes.push(format!(
+            "warning: the export table (__ksymtab) puts current_task at {}, BTF at {}",
+            hex_address(addr),
+            hex_address(current_task)
+        )),
+        None => {}
+    }
     if let Some(sym) = elf.symbol("current_task") {
-        if sym != current_task {
+        if sym == current_task {
+            notes.push("current_task: matches the symbol table".into());
+        } else {
             notes.push(format!(
                 "warning: the symbol table puts current_task at {}, BTF at {}: using the symbol",
                 hex_address(sym),
@@ -147,6 +162,15 @@ pub fn build_profile(bytes: Vec<u8>) -> Result<Built<KernelProfile>> {
         .context("cpu_tss_rw.x86_tss.sp2")?
         .offset;
     let target = tss + sp2;
+    if let Some(&addr) = exported.get("cpu_tss_rw") {
+        if addr != tss {
+            notes.push(format!(
+                "warning: the export table (__ksymtab) puts cpu_tss_rw at {}, BTF at {}",
+                hex_address(addr),
+                hex_address(tss)
+            ));
+        }
+    }
     if let Some(sym) = elf.symbol("cpu_tss_rw") {
         if sym != tss {
             notes.push(format!(

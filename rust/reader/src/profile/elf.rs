@@ -196,6 +196,44 @@ pub fn parse_notes(data: &[u8]) -> Result<Vec<Note<'_>>> {
     Ok(notes)
 }
 
+/// Size of a `struct kernel_symbol` with relative references (x86-64):
+/// three `int` offsets, each from its own field: value, name, namespace.
+pub const KSYMTAB_ENTRY: usize = 12;
+
+/// The exported symbols among `wanted` found in a `__ksymtab` section
+/// (`tab`), whose names lie in `__ksymtab_strings` (`strings`): name and
+/// link address. A table of another layout gives nothing.
+pub fn ksymtab_lookup(tab: Section, strings: Section, wanted: &[&str]) -> HashMap<String, u64> {
+    let mut found = HashMap::new();
+    if !tab.data.len().is_multiple_of(KSYMTAB_ENTRY) {
+        return found;
+    }
+    for (i, entry) in tab.data.chunks_exact(KSYMTAB_ENTRY).enumerate() {
+        let field = |at: usize| {
+            i32::from_le_bytes([entry[at], entry[at + 1], entry[at + 2], entry[at + 3]])
+        };
+        let addr = tab.addr.wrapping_add((i * KSYMTAB_ENTRY) as u64);
+        let value = addr.wrapping_add(i64::from(field(0)) as u64);
+        let name_addr = addr
+            .wrapping_add(4)
+            .wrapping_add(i64::from(field(4)) as u64);
+        let Some(name_at) = name_addr.checked_sub(strings.addr) else {
+            continue;
+        };
+        let Some(rest) = usize::try_from(name_at)
+            .ok()
+            .and_then(|at| strings.data.get(at..))
+        else {
+            continue;
+        };
+        let name = rest.split(|&b| b == 0).next().unwrap_or_default();
+        if let Some(&w) = wanted.iter().find(|w| w.as_bytes() == name) {
+            found.insert(w.to_owned(), value);
+        }
+    }
+    found
+}
+
 /// Finds `needle` in `haystack`.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
@@ -287,6 +325,21 @@ impl<'a> KernelElf<'a> {
             ));
         }
         Ok(out)
+    }
+
+    /// The exported symbols among `wanted`, from the image's own export
+    /// table (`__ksymtab`, `__ksymtab_gpl`): present in stripped images too.
+    pub fn exported(&self, wanted: &[&str]) -> Result<HashMap<String, u64>> {
+        let mut found = HashMap::new();
+        let Some(strings) = self.section("__ksymtab_strings")? else {
+            return Ok(found);
+        };
+        for name in ["__ksymtab", "__ksymtab_gpl"] {
+            if let Some(tab) = self.section(name)? {
+                found.extend(ksymtab_lookup(tab, strings, wanted));
+            }
+        }
+        Ok(found)
     }
 
     /// The GNU build id and the link address of its bytes, from the note
@@ -444,6 +497,47 @@ mod tests {
             let whole = (26..=28).contains(&len) || len >= 49;
             assert_eq!(parse_notes(&data[..len]).is_ok(), whole, "{len}");
         }
+    }
+
+    #[test]
+    fn ksymtab_entries_are_relative() {
+        let strings = Section {
+            addr: 0xffff_ffff_82a8_8000,
+            data: b"\0this_cpu_off\0current_task\0",
+        };
+        let tab_addr = 0xffff_ffff_82a5_0000u64;
+        let mut tab = Vec::new();
+        for (i, (value, name)) in [
+            (0xffff_ffff_83f4_d030u64, 1u64),
+            (0xffff_ffff_83f4_d018, 14),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let entry = tab_addr + 12 * i as u64;
+            tab.extend_from_slice(&((value.wrapping_sub(entry)) as i32).to_le_bytes());
+            let name_addr = strings.addr + name;
+            tab.extend_from_slice(&((name_addr.wrapping_sub(entry + 4)) as i32).to_le_bytes());
+            tab.extend_from_slice(&0i32.to_le_bytes());
+        }
+        let tab_section = Section {
+            addr: tab_addr,
+            data: &tab,
+        };
+        let found = ksymtab_lookup(tab_section, strings, &["current_task", "cpu_tss_rw"]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found["current_task"], 0xffff_ffff_83f4_d018);
+        // Names outside the strings, or a table of another layout: nothing.
+        let far = Section {
+            addr: 0x1000,
+            ..strings
+        };
+        assert!(ksymtab_lookup(tab_section, far, &["current_task"]).is_empty());
+        let odd = Section {
+            addr: tab_addr,
+            data: &tab[..20],
+        };
+        assert!(ksymtab_lookup(odd, strings, &["current_task"]).is_empty());
     }
 
     #[test]

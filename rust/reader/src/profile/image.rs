@@ -122,7 +122,8 @@ pub enum Attempt {
     /// An ELF file.
     Elf(Vec<u8>),
     /// Not an ELF file (a false magic, or another payload): try elsewhere.
-    NotElf,
+    /// Holds why, when decompression failed before the first bytes.
+    NotElf(Option<String>),
     /// The format is not supported.
     Unsupported,
     /// The stream starts like an ELF file but is corrupt, truncated, or
@@ -135,16 +136,21 @@ pub fn decompress(format: Compression, input: &[u8]) -> Attempt {
     let mut reader = match format.decoder(input) {
         Ok(Some(r)) => r,
         Ok(None) => return Attempt::Unsupported,
-        Err(_) => return Attempt::NotElf,
+        Err(e) => return Attempt::NotElf(Some(e.to_string())),
     };
     let mut head = [0u8; 4];
-    if reader.read_exact(&mut head).is_err() || head != ELF_MAGIC {
-        return Attempt::NotElf;
+    if let Err(e) = reader.read_exact(&mut head) {
+        // Some decoders (zstd with a window larger than the kernel) give
+        // nothing before the end of the stream.
+        return Attempt::NotElf(Some(e.to_string()));
+    }
+    if head != ELF_MAGIC {
+        return Attempt::NotElf(None);
     }
     let mut out = head.to_vec();
     match reader.take(DECOMPRESSED_MAX).read_to_end(&mut out) {
         Ok(_) if out.len() as u64 >= DECOMPRESSED_MAX => Attempt::Broken(format!(
-            "decompresses to more than {} MiB",
+            "too large: more than {} MiB decompressed",
             DECOMPRESSED_MAX >> 20
         )),
         Ok(_) => Attempt::Elf(out),
@@ -194,11 +200,18 @@ pub fn extract_vmlinux(image: &[u8]) -> Result<(Vec<u8>, Extracted)> {
     let mut broken: Option<(Extracted, String)> = None;
     let mut unsupported: Option<(Compression, usize)> = None;
     let mut tried = Vec::new();
-    let mut attempt = |offset: usize, format: Compression| -> Option<Vec<u8>> {
+    // `exact`: the stream is known to be there (the bzImage header says
+    // so), so a decoding error is the image's fault.
+    let mut attempt = |offset: usize, format: Compression, exact: bool| -> Option<Vec<u8>> {
         let tail = image.get(offset..)?;
         match decompress(format, tail) {
             Attempt::Elf(elf) => Some(elf),
-            Attempt::NotElf => None,
+            Attempt::NotElf(Some(why)) if exact => {
+                let why = format!("corrupt or truncated: {why}");
+                broken.get_or_insert((Extracted { format, offset }, why));
+                None
+            }
+            Attempt::NotElf(_) => None,
             Attempt::Unsupported => {
                 unsupported.get_or_insert((format, offset));
                 None
@@ -213,7 +226,7 @@ pub fn extract_vmlinux(image: &[u8]) -> Result<(Vec<u8>, Extracted)> {
     if let Some(offset) = bzimage_payload(image) {
         if let Some(format) = image.get(offset..).and_then(Compression::detect) {
             tried.push(offset);
-            if let Some(elf) = attempt(offset, format) {
+            if let Some(elf) = attempt(offset, format, true) {
                 return Ok((elf, Extracted { format, offset }));
             }
         }
@@ -223,14 +236,19 @@ pub fn extract_vmlinux(image: &[u8]) -> Result<(Vec<u8>, Extracted)> {
             if tried.contains(&offset) {
                 continue;
             }
-            if let Some(elf) = attempt(offset, format) {
+            if let Some(elf) = attempt(offset, format, false) {
                 return Ok((elf, Extracted { format, offset }));
             }
         }
     }
     if let Some((at, why)) = broken {
+        let payload = if tried.contains(&at.offset) {
+            " (the bzImage payload)"
+        } else {
+            ""
+        };
         bail!(
-            "the {}-compressed kernel at offset {} {why}",
+            "the {}-compressed kernel at offset {}{payload} is {why}",
             at.format.name(),
             at.offset
         );
@@ -365,7 +383,7 @@ mod tests {
             let mut img = b"junk ".to_vec();
             img.extend_from_slice(cut);
             let err = extract_vmlinux(&img).unwrap_err().to_string();
-            assert!(err.contains("corrupt or truncated"), "{err}");
+            assert!(err.contains("at offset 5 is corrupt or truncated"), "{err}");
         }
     }
 
@@ -394,6 +412,14 @@ mod tests {
         let (elf, from) = extract_vmlinux(&img).unwrap();
         assert_eq!(elf, p);
         assert_eq!(from.offset, 3 * 512 + 0x100);
+        // Truncated within the payload: said so, whatever the format
+        // gives before its end.
+        let cut = &img[..img.len() - stream.len() / 2];
+        let err = extract_vmlinux(cut).unwrap_err().to_string();
+        assert!(
+            err.contains("(the bzImage payload) is corrupt or truncated"),
+            "{err}"
+        );
         // Old protocol or no header: no payload field.
         img[0x206..0x208].copy_from_slice(&0x0207u16.to_le_bytes());
         assert_eq!(bzimage_payload(&img), None);
