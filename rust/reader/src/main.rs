@@ -1155,6 +1155,68 @@ mod tests {
     }
 
     #[test]
+    fn profile_commands_parse() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["leaktrace", "profile"], args].concat());
+        let cli = parse(&["build", "vmlinuz", "-o", "p.json", "--offsets-only"]).unwrap();
+        let Command::Profile(ProfileCommand::Build(args)) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(args.input, Path::new("vmlinuz"));
+        assert_eq!(args.output.as_deref(), Some(Path::new("p.json")));
+        assert!(args.offsets_only && !args.quiet);
+        let cli = parse(&["show", "-", "--json"]).unwrap();
+        assert!(matches!(
+            &cli.command,
+            Command::Profile(ProfileCommand::Show { json: true, .. })
+        ));
+        let cli = parse(&["load", "--vm", A, "p.json"]).unwrap();
+        let Command::Profile(ProfileCommand::Load(args)) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(
+            args.target.target(),
+            ProfileTarget::Vm(uuid::parse(A).unwrap())
+        );
+        assert_eq!(args.file, Path::new("p.json"));
+        let cli = parse(&["unload", "--all"]).unwrap();
+        let Command::Profile(ProfileCommand::Unload(target)) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(target.target(), ProfileTarget::Default);
+        // Exactly one target; a well-formed UUID; a file to load.
+        assert!(parse(&["load", "p.json"]).is_err());
+        assert!(parse(&["load", "--vm", A, "--all", "p.json"]).is_err());
+        assert!(parse(&["load", "--vm", "nope", "p.json"]).is_err());
+        assert!(parse(&["load", "--all"]).is_err());
+        assert!(parse(&["unload"]).is_err());
+        assert!(parse(&["build"]).is_err());
+    }
+
+    #[test]
+    fn a_profile_file_is_checked_before_the_device_is_opened() {
+        let dir = std::env::temp_dir().join(format!("lt-profile-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.json");
+        fs::write(&file, "{\"format\": \"leaktrace-profile\", \"version\": 9}").unwrap();
+        let target = ProfileTargetArgs {
+            vm: None,
+            all: true,
+        };
+        let err = profile_load(&dir.join("no-device"), &target, Some(&file)).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("invalid profile: unsupported profile version 9"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            profile_show(&dir.join("missing.json"), false).unwrap_err()
+        );
+        assert!(err.contains("missing.json"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn control_commands_parse() {
         let cli = Cli::try_parse_from(["leaktrace", "vms", "--json"]).unwrap();
         assert!(matches!(cli.command, Command::Vms { json: true }));
