@@ -252,7 +252,8 @@ pub struct KernelElf<'a> {
 impl<'a> KernelElf<'a> {
     /// Parses `data` as an x86-64 ELF.
     pub fn parse(data: &'a [u8]) -> Result<Self> {
-        let file = object::File::parse(data).map_err(|e| anyhow!("not a valid ELF file (truncated or corrupt?): {e}"))?;
+        let file = object::File::parse(data)
+            .map_err(|e| anyhow!("not a valid ELF file (truncated or corrupt?): {e}"))?;
         if file.format() != object::BinaryFormat::Elf {
             bail!("not an ELF file");
         }
