@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Which events `leaktrace watch` prints: `--syscalls` (VM and syscall
-//! records only) and `--vm ID|UUID` (one VM's records only).
+//! Which events `leaktrace watch` prints: `--syscalls` (VM, syscall and
+//! file records only) and `--vm ID|UUID` (one VM's records only).
 //!
 //! `lost` events always pass: a gap may hide records of any VM, and a
 //! filtered view must not look complete when it is not.
@@ -96,6 +96,9 @@ impl Filter {
                 let uuid = (!uuid::is_nil(&r.uuid)).then_some(&r.uuid);
                 self.matches_vm(r.vm_id, uuid)
             }
+            // By id only: a VM's file records come after its VM records,
+            // which teach a UUID selector the id.
+            Record::File(r) => self.matches_vm(r.vm_id, None),
             _ => self.is_everything(),
         }
     }
@@ -159,6 +162,25 @@ mod tests {
         assert!(f.keep(&vm(1, None)));
         assert!(f.keep(&syscall(1, Some(A))));
         assert!(f.keep(&LOST));
+    }
+
+    fn file(vm_id: u32) -> Event {
+        Event::Record(Record::File(leaktrace_abi::FileRecord {
+            vm_id,
+            call_id: 1,
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn file_records_follow_their_vm() {
+        let mut f = Filter::new(true, None);
+        assert!(f.keep(&file(1)));
+        let mut f = Filter::new(true, Some(parse_vm_selector(A).unwrap()));
+        assert!(!f.keep(&file(2)));
+        assert!(f.keep(&vm(2, Some(A))));
+        assert!(f.keep(&file(2)));
+        assert!(!f.keep(&file(3)));
     }
 
     #[test]

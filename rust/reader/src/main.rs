@@ -210,7 +210,7 @@ fn parse_uuid(s: &str) -> Result<Uuid, String> {
 #[derive(Debug, clap::Args)]
 struct WatchArgs {
     /// Print one JSON object per line: {"type": "loaded" | "heartbeat" |
-    /// "test" | "vm" | "syscall" | "unknown" | "lost", ...}.
+    /// "test" | "vm" | "syscall" | "file" | "unknown" | "lost", ...}.
     #[arg(long)]
     json: bool,
     /// Stop after printing this many records (gaps reported as "lost" do
@@ -220,7 +220,7 @@ struct WatchArgs {
     /// Stop after this many seconds (decimals allowed).
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     timeout: Option<Duration>,
-    /// Show only VM and syscall records (and "lost" gaps).
+    /// Show only VM, syscall and file records (and "lost" gaps).
     #[arg(long)]
     syscalls: bool,
     /// Show only this VM's VM and syscall records (and "lost" gaps): a VM

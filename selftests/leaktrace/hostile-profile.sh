@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Hostile and wrong profiles (kselftest TAP), run inside the testbed's L1 by
+# `scripts/testbed job`, sourced after the L1 helper library.
+#
+# A busy guest on the testbed kernel is traced while the host loads, in
+# turn: the profile of another kernel (Debian's), which must be refused by
+# the check against the running kernel ("profile-mismatch", no file
+# records); a profile with the right identity but every structure offset
+# wrong, so that the module follows garbage pointers and lengths through
+# the guest's memory ("unresolved", bounded, never a splat); malformed
+# profiles, which fail with a message and change nothing; and finally the
+# right profile, which must resolve again. The guest checks every result
+# it computes and must finish; the kernel log must stay clean.
+
+LT_BUSY=$LT_ROOT/selftests/scenarios/busy
+LT_U1=4c540000-0000-4000-8000-00000000c001
+PROFILES=$LT_JOBDIR/profiles
+FORGED=$LT_JOBDIR/forged.json
+
+lt_lt() { "$LT_BIN/leaktrace" "$@"; }
+
+# L1's own userland is busybox: the host's jq, in the host root.
+jq() { chroot /host /usr/bin/jq "$@"; }
+
+vm_field() {
+	lt_lt vms --json | jq -r --arg u "$1" --arg f "$2" \
+		'[.vms[] | select(.uuid == $u)][0] | if . == null then null else .[$f] end'
+}
+
+wait_for() {
+	local limit=$1 i=0
+	shift
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt "$limit" ] || return 1
+		sleep 1
+	done
+}
+
+is_traced() { [ "$(vm_field "$1" traced)" = true ]; }
+profile_is() { [ "$(vm_field "$LT_U1" profile)" = "$1" ]; }
+
+# records N: the next N syscall records of the guest and their file
+# records, as JSON lines.
+records() {
+	lt_lt watch --syscalls --json --count "$1" --timeout 60
+}
+
+t_start() {
+	[ -f "$PROFILES/testbed.json" ] || { echo "no testbed profile in $PROFILES"; return 1; }
+	lt_load_module || return 1
+	lt_lt trace --all || return 1
+	lt_start_vm 1 "$LT_U1" "$LT_BUSY" || return 1
+	wait_for 150 is_traced "$LT_U1" || { lt_lt vms; echo "vm1 never traced"; return 1; }
+	profile_is none || { echo "a profile before any was loaded"; return 1; }
+	records 20 | jq -e -s '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status == "no-profile")' ||
+		{ echo "records without a profile do not say no-profile"; return 1; }
+}
+
+t_wrong_kernel() {
+	local out
+	if [ ! -f "$PROFILES/debian.json" ]; then
+		echo "skip: no Debian guest kernel profile (make guest-kernels)"
+		return 0
+	fi
+	lt_lt profile load --vm "$LT_U1" "$PROFILES/debian.json" || return 1
+	wait_for 30 profile_is mismatch || { lt_lt vms; echo "Debian's profile was not refused"; return 1; }
+	out=$(records 100) || return 1
+	echo "$out" | jq -e -s '[.[] | select(.type == "syscall")] | length >= 50 and all(.task.status == "profile-mismatch")' ||
+		{ echo "records do not all say profile-mismatch"; return 1; }
+	echo "$out" | jq -e -s '[.[] | select(.type == "file")] | length == 0' ||
+		{ echo "file records without a matching profile"; return 1; }
+	[ "$(vm_field "$LT_U1" kernel_slide)" = 0 ] || { echo "a slide for a mismatched profile"; return 1; }
+}
+
+# Every offset moved by 8 bytes (comm's size kept, so the profile is well
+# formed): the identity checks pass, every structure read is wrong.
+t_forged_offsets() {
+	local out before after
+	jq '.offsets |= with_entries(if .key == "task_comm_size" then . else .value += 8 end)' \
+		"$PROFILES/testbed.json" >"$FORGED" || return 1
+	before=$(vm_field "$LT_U1" unresolved)
+	lt_lt profile load --vm "$LT_U1" "$FORGED" || return 1
+	wait_for 30 profile_is active || { lt_lt vms; echo "forged profile not active"; return 1; }
+	out=$(records 300) || return 1
+	after=$(vm_field "$LT_U1" unresolved)
+	echo "unresolved: $before before, $after after"
+	echo "$out" | jq -c -s '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | jq -c -s '[.[] | select(.type == "file") | .status] | group_by(.) | map({(.[0]): length}) | add'
+	[ "$after" -gt "$before" ] || { echo "garbage offsets resolved everything"; return 1; }
+	is_traced "$LT_U1" || { echo "vm1 no longer traced"; return 1; }
+}
+
+t_malformed() {
+	local before after f out
+	before=$(vm_field "$LT_U1" profile)
+	printf '{"format": "leaktrace-profile", "version": 1,' >"$LT_JOBDIR/cut.json"
+	jq '.addresses.current_task = "0x1000"' "$PROFILES/testbed.json" >"$LT_JOBDIR/user-address.json"
+	jq '.offsets.task_pid = 70000' "$PROFILES/testbed.json" >"$LT_JOBDIR/far-offset.json"
+	jq '.version = 99' "$PROFILES/testbed.json" >"$LT_JOBDIR/version.json"
+	for f in cut user-address far-offset version; do
+		if out=$(lt_lt profile load --vm "$LT_U1" "$LT_JOBDIR/$f.json" 2>&1); then
+			echo "profile load of $f.json succeeded"
+			return 1
+		fi
+		echo "$f.json: $out"
+		[ -n "$out" ] || { echo "$f.json refused without a message"; return 1; }
+	done
+	if out=$(lt_lt profile unload --all 2>&1); then
+		echo "unloading a default profile that is not there succeeded"
+		return 1
+	fi
+	echo "unload --all: $out"
+	after=$(vm_field "$LT_U1" profile)
+	[ "$before" = "$after" ] || { echo "profile state changed: $before -> $after"; return 1; }
+}
+
+t_right_profile() {
+	local out
+	lt_lt profile load --vm "$LT_U1" "$PROFILES/testbed.json" || return 1
+	wait_for 30 profile_is active || { lt_lt vms; echo "the right profile is not active"; return 1; }
+	out=$(records 100) || return 1
+	echo "$out" | jq -e -s '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status == "resolved" and (.task.comm | length) > 0 and .task.pid > 0)' ||
+		{ echo "records not resolved with the right profile"; return 1; }
+	lt_lt vms
+	lt_lt profile unload --vm "$LT_U1" || return 1
+	wait_for 30 profile_is none || { echo "profile still there after unload"; return 1; }
+}
+
+t_guest_finishes() {
+	local st
+	lt_wait_vms 300 || return 1
+	st=$(lt_vm_exit_status 1) || return 1
+	tail -n 2 "$(lt_vm_log 1)"
+	[ "$st" = 0 ] || { echo "vm1 exited $st"; return 1; }
+	grep -q '^busy: done after' "$(lt_vm_log 1)" || { echo "vm1 did not finish its rounds"; return 1; }
+	lt_unload_module
+}
+
+echo "TAP version 13"
+echo "1..7"
+lt_test "a busy guest is traced; without a profile its records say no-profile" t_start
+lt_test "another kernel's profile: profile-mismatch, no file records" t_wrong_kernel
+lt_test "wrong offsets: garbage reads end unresolved, tracing goes on" t_forged_offsets
+lt_test "malformed profiles fail with a message and change nothing" t_malformed
+lt_test "the right profile resolves again; unload removes it" t_right_profile
+lt_test "the guest finishes its checked rounds; rmmod" t_guest_finishes
+lt_test "L1 kernel log has no WARN/BUG/Oops/lockdep splat" lt_check_dmesg
+lt_tap_summary hostile-profiles
