@@ -13,7 +13,14 @@
 # right profile, which must resolve again. The guest checks every result
 # it computes and must finish; the kernel log must stay clean.
 
-LT_BUSY=$LT_ROOT/selftests/scenarios/busy
+# The busy guest of selftests/scenarios/busy, for long enough to outlast
+# the tests (it checks its rounds for LT_BUSY_SECONDS of uptime).
+LT_BUSY=$LT_JOBDIR/busy-long
+mkdir -p "$LT_BUSY"
+{
+	echo "LT_BUSY_SECONDS=180"
+	cat "$LT_ROOT/selftests/scenarios/busy/vm1.sh"
+} >"$LT_BUSY/vm1.sh"
 LT_U1=4c540000-0000-4000-8000-00000000c001
 PROFILES=$LT_JOBDIR/profiles
 FORGED=$LT_JOBDIR/forged.json
@@ -47,6 +54,31 @@ records() {
 	lt_lt watch --syscalls --json --count "$1" --timeout 60
 }
 
+# mark: where the stream of the job's reader is now (a line number).
+EVENTS=$LT_JOBDIR/events.jsonl
+mark() {
+	local n
+	n=$(wc -l <"$EVENTS" 2>/dev/null) || n=0
+	echo "${n:-0}"
+}
+
+# now_ns: CLOCK_MONOTONIC in ns, as the module stamps records (L1 never
+# suspends, so uptime is the monotonic clock), to 10 ms.
+now_ns() { awk '{ printf "%.0f\n", $1 * 1e9 }' /proc/uptime; }
+
+# since_check MARK: 5 s from now, the guest's records of calls that
+# entered the kernel from now on (the caller saw its profile checked
+# already), as a JSON array. They come from the reader that runs for the
+# whole job, from line MARK: a reader started now would first get what the
+# ring kept while nobody read, and a full ring drops the newest records.
+since_check() {
+	local t
+	t=$(now_ns)
+	sleep 5
+	tail -n +"$(($1 + 1))" "$EVENTS" | head -n 6000 | jq -s --argjson t "$t" '
+		[.[] | select((.type == "syscall" and .entry_ns > $t) or (.type == "file" and .time_ns > $t))]'
+}
+
 t_start() {
 	[ -f "$PROFILES/testbed.json" ] || { echo "no testbed profile in $PROFILES"; return 1; }
 	lt_load_module || return 1
@@ -59,17 +91,19 @@ t_start() {
 }
 
 t_wrong_kernel() {
-	local out
+	local out m
 	if [ ! -f "$PROFILES/debian.json" ]; then
 		echo "skip: no Debian guest kernel profile (make guest-kernels)"
 		return 0
 	fi
+	m=$(mark)
 	lt_lt profile load --vm "$LT_U1" "$PROFILES/debian.json" || return 1
 	wait_for 30 profile_is mismatch || { lt_lt vms; echo "Debian's profile was not refused"; return 1; }
-	out=$(records 100) || return 1
-	echo "$out" | jq -e -s '[.[] | select(.type == "syscall")] | length >= 50 and all(.task.status == "profile-mismatch")' ||
+	out=$(since_check "$m") || return 1
+	echo "$out" | jq -c '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | jq -e '[.[] | select(.type == "syscall")] | length >= 50 and all(.task.status == "profile-mismatch")' ||
 		{ echo "records do not all say profile-mismatch"; return 1; }
-	echo "$out" | jq -e -s '[.[] | select(.type == "file")] | length == 0' ||
+	echo "$out" | jq -e '[.[] | select(.type == "file")] | length == 0' ||
 		{ echo "file records without a matching profile"; return 1; }
 	[ "$(vm_field "$LT_U1" kernel_slide)" = 0 ] || { echo "a slide for a mismatched profile"; return 1; }
 }
@@ -77,17 +111,20 @@ t_wrong_kernel() {
 # Every offset moved by 8 bytes (comm's size kept, so the profile is well
 # formed): the identity checks pass, every structure read is wrong.
 t_forged_offsets() {
-	local out before after
+	local out before after m
 	jq '.offsets |= with_entries(if .key == "task_comm_size" then . else .value += 8 end)' \
 		"$PROFILES/testbed.json" >"$FORGED" || return 1
 	before=$(vm_field "$LT_U1" unresolved)
+	m=$(mark)
 	lt_lt profile load --vm "$LT_U1" "$FORGED" || return 1
 	wait_for 30 profile_is active || { lt_lt vms; echo "forged profile not active"; return 1; }
-	out=$(records 300) || return 1
+	out=$(since_check "$m") || return 1
 	after=$(vm_field "$LT_U1" unresolved)
 	echo "unresolved: $before before, $after after"
-	echo "$out" | jq -c -s '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
-	echo "$out" | jq -c -s '[.[] | select(.type == "file") | .status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | jq -c '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | jq -c '[.[] | select(.type == "file") | .status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | jq -e '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status != "no-profile")' ||
+		{ echo "records after the forged profile say no-profile"; return 1; }
 	[ "$after" -gt "$before" ] || { echo "garbage offsets resolved everything"; return 1; }
 	is_traced "$LT_U1" || { echo "vm1 no longer traced"; return 1; }
 }
@@ -117,12 +154,17 @@ t_malformed() {
 }
 
 t_right_profile() {
-	local out
+	local out m
+	m=$(mark)
 	lt_lt profile load --vm "$LT_U1" "$PROFILES/testbed.json" || return 1
 	wait_for 30 profile_is active || { lt_lt vms; echo "the right profile is not active"; return 1; }
-	out=$(records 100) || return 1
-	echo "$out" | jq -e -s '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status == "resolved" and (.task.comm | length) > 0 and .task.pid > 0)' ||
+	out=$(since_check "$m") || return 1
+	echo "$out" | jq -c '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | jq -c '[.[] | select(.type == "file") | .status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | jq -e '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status == "resolved" and (.task.comm | length) > 0 and .task.pid > 0)' ||
 		{ echo "records not resolved with the right profile"; return 1; }
+	echo "$out" | jq -e '[.[] | select(.type == "file")] | length > 0 and all(.status == "resolved" or .status == "none")' ||
+		{ echo "file records not resolved with the right profile"; return 1; }
 	lt_lt vms
 	lt_lt profile unload --vm "$LT_U1" || return 1
 	wait_for 30 profile_is none || { echo "profile still there after unload"; return 1; }
@@ -135,16 +177,21 @@ t_guest_finishes() {
 	tail -n 2 "$(lt_vm_log 1)"
 	[ "$st" = 0 ] || { echo "vm1 exited $st"; return 1; }
 	grep -q '^busy: done after' "$(lt_vm_log 1)" || { echo "vm1 did not finish its rounds"; return 1; }
-	lt_unload_module
 }
 
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 lt_test "a busy guest is traced; without a profile its records say no-profile" t_start
+# The job's reader, from here to the end (not in a test: lt_test runs each
+# in a subshell, which would lose its pid).
+lt_reader_start "$EVENTS" --syscalls --vm "$LT_U1" || lt_fail l1 "cannot start the reader"
 lt_test "another kernel's profile: profile-mismatch, no file records" t_wrong_kernel
 lt_test "wrong offsets: garbage reads end unresolved, tracing goes on" t_forged_offsets
 lt_test "malformed profiles fail with a message and change nothing" t_malformed
 lt_test "the right profile resolves again; unload removes it" t_right_profile
-lt_test "the guest finishes its checked rounds; rmmod" t_guest_finishes
+lt_test "the guest finishes its checked rounds" t_guest_finishes
+lt_reader_stop
+jq -s '[.[] | select(.type == "lost")] | length' "$EVENTS" | sed 's/^/# lost-record gaps in the stream: /'
+lt_test "rmmod" lt_unload_module
 lt_test "L1 kernel log has no WARN/BUG/Oops/lockdep splat" lt_check_dmesg
 lt_tap_summary hostile-profiles
