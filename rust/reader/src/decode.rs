@@ -33,6 +33,10 @@ use leaktrace_abi::RECORD_MAGIC;
 use leaktrace_abi::RECORD_MAX_SIZE;
 
 /// One decoded record.
+// A file record (640 bytes with its path buffer) makes the enum large;
+// records are decoded and handled one at a time, and `Copy` keeps the
+// formatting code simple, so it is not boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Record {
     /// [`RecordKind::Loaded`]: the module was loaded (sequence number 0).
@@ -73,6 +77,7 @@ impl Record {
 }
 
 /// What a reader observes, in stream order.
+#[allow(clippy::large_enum_variant)] // See `Record`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// Records `first_seq ..= first_seq + count - 1` never reached this
