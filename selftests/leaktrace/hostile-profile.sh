@@ -27,26 +27,8 @@ FORGED=$LT_JOBDIR/forged.json
 
 lt_lt() { "$LT_BIN/leaktrace" "$@"; }
 
-# L1's own userland is busybox: the host's jq, in the host root.
-jq() { chroot /host /usr/bin/jq "$@"; }
-
-vm_field() {
-	lt_lt vms --json | jq -r --arg u "$1" --arg f "$2" \
-		'[.vms[] | select(.uuid == $u)][0] | if . == null then null else .[$f] end'
-}
-
-wait_for() {
-	local limit=$1 i=0
-	shift
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt "$limit" ] || return 1
-		sleep 1
-	done
-}
-
-is_traced() { [ "$(vm_field "$1" traced)" = true ]; }
-profile_is() { [ "$(vm_field "$LT_U1" profile)" = "$1" ]; }
+is_traced() { [ "$(lt_vm_field "$1" traced)" = true ]; }
+profile_is() { [ "$(lt_vm_field "$LT_U1" profile)" = "$1" ]; }
 
 # records N: the next N syscall records of the guest and their file
 # records, as JSON lines.
@@ -75,7 +57,7 @@ since_check() {
 	local t
 	t=$(now_ns)
 	sleep 5
-	tail -n +"$(($1 + 1))" "$EVENTS" | head -n 6000 | jq -s --argjson t "$t" '
+	tail -n +"$(($1 + 1))" "$EVENTS" | head -n 6000 | lt_jq -s --argjson t "$t" '
 		[.[] | select((.type == "syscall" and .entry_ns > $t) or (.type == "file" and .time_ns > $t))]'
 }
 
@@ -84,9 +66,9 @@ t_start() {
 	lt_load_module || return 1
 	lt_lt trace --all || return 1
 	lt_start_vm 1 "$LT_U1" "$LT_BUSY" || return 1
-	wait_for 150 is_traced "$LT_U1" || { lt_lt vms; echo "vm1 never traced"; return 1; }
+	lt_wait_for 150 is_traced "$LT_U1" || { lt_lt vms; echo "vm1 never traced"; return 1; }
 	profile_is none || { echo "a profile before any was loaded"; return 1; }
-	records 20 | jq -e -s '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status == "no-profile")' ||
+	records 20 | lt_jq -e -s '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status == "no-profile")' ||
 		{ echo "records without a profile do not say no-profile"; return 1; }
 }
 
@@ -98,32 +80,32 @@ t_wrong_kernel() {
 	fi
 	m=$(mark)
 	lt_lt profile load --vm "$LT_U1" "$PROFILES/debian.json" || return 1
-	wait_for 30 profile_is mismatch || { lt_lt vms; echo "Debian's profile was not refused"; return 1; }
+	lt_wait_for 30 profile_is mismatch || { lt_lt vms; echo "Debian's profile was not refused"; return 1; }
 	out=$(since_check "$m") || return 1
-	echo "$out" | jq -c '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
-	echo "$out" | jq -e '[.[] | select(.type == "syscall")] | length >= 50 and all(.task.status == "profile-mismatch")' ||
+	echo "$out" | lt_jq -c '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | lt_jq -e '[.[] | select(.type == "syscall")] | length >= 50 and all(.task.status == "profile-mismatch")' ||
 		{ echo "records do not all say profile-mismatch"; return 1; }
-	echo "$out" | jq -e '[.[] | select(.type == "file")] | length == 0' ||
+	echo "$out" | lt_jq -e '[.[] | select(.type == "file")] | length == 0' ||
 		{ echo "file records without a matching profile"; return 1; }
-	[ "$(vm_field "$LT_U1" kernel_slide)" = 0 ] || { echo "a slide for a mismatched profile"; return 1; }
+	[ "$(lt_vm_field "$LT_U1" kernel_slide)" = 0 ] || { echo "a slide for a mismatched profile"; return 1; }
 }
 
 # Every offset moved by 8 bytes (comm's size kept, so the profile is well
 # formed): the identity checks pass, every structure read is wrong.
 t_forged_offsets() {
 	local out before after m
-	jq '.offsets |= with_entries(if .key == "task_comm_size" then . else .value += 8 end)' \
+	lt_jq '.offsets |= with_entries(if .key == "task_comm_size" then . else .value += 8 end)' \
 		"$PROFILES/testbed.json" >"$FORGED" || return 1
-	before=$(vm_field "$LT_U1" unresolved)
+	before=$(lt_vm_field "$LT_U1" unresolved)
 	m=$(mark)
 	lt_lt profile load --vm "$LT_U1" "$FORGED" || return 1
-	wait_for 30 profile_is active || { lt_lt vms; echo "forged profile not active"; return 1; }
+	lt_wait_for 30 profile_is active || { lt_lt vms; echo "forged profile not active"; return 1; }
 	out=$(since_check "$m") || return 1
-	after=$(vm_field "$LT_U1" unresolved)
+	after=$(lt_vm_field "$LT_U1" unresolved)
 	echo "unresolved: $before before, $after after"
-	echo "$out" | jq -c '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
-	echo "$out" | jq -c '[.[] | select(.type == "file") | .status] | group_by(.) | map({(.[0]): length}) | add'
-	echo "$out" | jq -e '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status != "no-profile")' ||
+	echo "$out" | lt_jq -c '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | lt_jq -c '[.[] | select(.type == "file") | .status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | lt_jq -e '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status != "no-profile")' ||
 		{ echo "records after the forged profile say no-profile"; return 1; }
 	[ "$after" -gt "$before" ] || { echo "garbage offsets resolved everything"; return 1; }
 	is_traced "$LT_U1" || { echo "vm1 no longer traced"; return 1; }
@@ -131,11 +113,11 @@ t_forged_offsets() {
 
 t_malformed() {
 	local before after f out
-	before=$(vm_field "$LT_U1" profile)
+	before=$(lt_vm_field "$LT_U1" profile)
 	printf '{"format": "leaktrace-profile", "version": 1,' >"$LT_JOBDIR/cut.json"
-	jq '.addresses.current_task = "0x1000"' "$PROFILES/testbed.json" >"$LT_JOBDIR/user-address.json"
-	jq '.offsets.task_pid = 70000' "$PROFILES/testbed.json" >"$LT_JOBDIR/far-offset.json"
-	jq '.version = 99' "$PROFILES/testbed.json" >"$LT_JOBDIR/version.json"
+	lt_jq '.addresses.current_task = "0x1000"' "$PROFILES/testbed.json" >"$LT_JOBDIR/user-address.json"
+	lt_jq '.offsets.task_pid = 70000' "$PROFILES/testbed.json" >"$LT_JOBDIR/far-offset.json"
+	lt_jq '.version = 99' "$PROFILES/testbed.json" >"$LT_JOBDIR/version.json"
 	for f in cut user-address far-offset version; do
 		if out=$(lt_lt profile load --vm "$LT_U1" "$LT_JOBDIR/$f.json" 2>&1); then
 			echo "profile load of $f.json succeeded"
@@ -149,7 +131,7 @@ t_malformed() {
 		return 1
 	fi
 	echo "unload --all: $out"
-	after=$(vm_field "$LT_U1" profile)
+	after=$(lt_vm_field "$LT_U1" profile)
 	[ "$before" = "$after" ] || { echo "profile state changed: $before -> $after"; return 1; }
 }
 
@@ -157,17 +139,17 @@ t_right_profile() {
 	local out m
 	m=$(mark)
 	lt_lt profile load --vm "$LT_U1" "$PROFILES/testbed.json" || return 1
-	wait_for 30 profile_is active || { lt_lt vms; echo "the right profile is not active"; return 1; }
+	lt_wait_for 30 profile_is active || { lt_lt vms; echo "the right profile is not active"; return 1; }
 	out=$(since_check "$m") || return 1
-	echo "$out" | jq -c '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
-	echo "$out" | jq -c '[.[] | select(.type == "file") | .status] | group_by(.) | map({(.[0]): length}) | add'
-	echo "$out" | jq -e '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status == "resolved" and (.task.comm | length) > 0 and .task.pid > 0)' ||
+	echo "$out" | lt_jq -c '[.[] | select(.type == "syscall") | .task.status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | lt_jq -c '[.[] | select(.type == "file") | .status] | group_by(.) | map({(.[0]): length}) | add'
+	echo "$out" | lt_jq -e '[.[] | select(.type == "syscall")] | length > 0 and all(.task.status == "resolved" and (.task.comm | length) > 0 and .task.pid > 0)' ||
 		{ echo "records not resolved with the right profile"; return 1; }
-	echo "$out" | jq -e '[.[] | select(.type == "file")] | length > 0 and all(.status == "resolved" or .status == "none")' ||
+	echo "$out" | lt_jq -e '[.[] | select(.type == "file")] | length > 0 and all(.status == "resolved" or .status == "none")' ||
 		{ echo "file records not resolved with the right profile"; return 1; }
 	lt_lt vms
 	lt_lt profile unload --vm "$LT_U1" || return 1
-	wait_for 30 profile_is none || { echo "profile still there after unload"; return 1; }
+	lt_wait_for 30 profile_is none || { echo "profile still there after unload"; return 1; }
 }
 
 t_guest_finishes() {
@@ -191,7 +173,7 @@ lt_test "malformed profiles fail with a message and change nothing" t_malformed
 lt_test "the right profile resolves again; unload removes it" t_right_profile
 lt_test "the guest finishes its checked rounds" t_guest_finishes
 lt_reader_stop
-jq -s '[.[] | select(.type == "lost")] | length' "$EVENTS" | sed 's/^/# lost-record gaps in the stream: /'
+lt_jq -s '[.[] | select(.type == "lost")] | length' "$EVENTS" | sed 's/^/# lost-record gaps in the stream: /'
 lt_test "rmmod" lt_unload_module
 lt_test "L1 kernel log has no WARN/BUG/Oops/lockdep splat" lt_check_dmesg
 lt_tap_summary hostile-profiles

@@ -14,48 +14,26 @@ LT_U2=4c540000-0000-4000-8000-00000000b002
 
 lt_lt() { "$LT_BIN/leaktrace" "$@"; }
 
-# L1's own userland is busybox: run the host's jq in the host root, where
-# the L2 QEMUs run too (see lt__setup_chroot).
-jq() { chroot /host /usr/bin/jq "$@"; }
-
-# vm_field UUID FIELD: FIELD of the VM with UUID in `leaktrace vms --json`
-# ("null" when there is no such VM).
-vm_field() {
-	lt_lt vms --json | jq -r --arg u "$1" --arg f "$2" \
-		'[.vms[] | select(.uuid == $u)][0] | if . == null then null else .[$f] end'
-}
-
-# wait_for SECONDS CMD...: retry CMD every second until it succeeds.
-wait_for() {
-	local limit=$1 i=0
-	shift
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt "$limit" ] || return 1
-		sleep 1
-	done
-}
-
-is_traced() { [ "$(vm_field "$1" traced)" = true ]; }
-is_untraced() { [ "$(vm_field "$1" traced)" = false ]; }
-is_identified() { [ "$(vm_field "$1" vm_id)" != null ]; }
+is_traced() { [ "$(lt_vm_field "$1" traced)" = true ]; }
+is_untraced() { [ "$(lt_vm_field "$1" traced)" = false ]; }
+is_identified() { [ "$(lt_vm_field "$1" vm_id)" != null ]; }
 
 t_start() {
 	lt_load_module || return 1
 	lt_start_vm 1 "$LT_U1" "$LT_BUSY" || return 1
 	lt_start_vm 2 "$LT_U2" "$LT_BUSY" || return 1
 	# Identified at their first system call, whatever the selection.
-	wait_for 150 is_identified "$LT_U1" || { lt_lt vms; echo "vm1 never identified"; return 1; }
-	wait_for 60 is_identified "$LT_U2" || { lt_lt vms; echo "vm2 never identified"; return 1; }
+	lt_wait_for 150 is_identified "$LT_U1" || { lt_lt vms; echo "vm1 never identified"; return 1; }
+	lt_wait_for 60 is_identified "$LT_U2" || { lt_lt vms; echo "vm2 never identified"; return 1; }
 	lt_lt vms
 	is_untraced "$LT_U1" && is_untraced "$LT_U2" || { echo "a VM is traced with nothing selected"; return 1; }
-	[ "$(vm_field "$LT_U1" syscalls)" = 0 ] || { echo "records from an unselected VM"; return 1; }
+	[ "$(lt_vm_field "$LT_U1" syscalls)" = 0 ] || { echo "records from an unselected VM"; return 1; }
 }
 
 # Malformed and impossible requests fail clearly and change nothing.
 t_bad_requests() {
 	local before after out
-	before=$(lt_lt vms --json | jq -c '.selection')
+	before=$(lt_lt vms --json | lt_jq -c '.selection')
 	for args in "trace not-a-uuid" "trace 4c540000-0000-4000-8000-00000000b00" \
 		"trace 00000000-0000-0000-0000-000000000000" "untrace $LT_U1" "trace"; do
 		if out=$(lt_lt $args 2>&1); then
@@ -65,7 +43,7 @@ t_bad_requests() {
 		echo "leaktrace $args: $out"
 		[ -n "$out" ] || { echo "'leaktrace $args' failed without a message"; return 1; }
 	done
-	after=$(lt_lt vms --json | jq -c '.selection')
+	after=$(lt_lt vms --json | lt_jq -c '.selection')
 	[ "$before" = "$after" ] || { echo "selection changed: $before -> $after"; return 1; }
 	is_untraced "$LT_U1" || { echo "vm1 became traced"; return 1; }
 }
@@ -74,11 +52,11 @@ t_bad_requests() {
 t_arm() {
 	local out n other
 	lt_lt trace "$LT_U1" || return 1
-	wait_for 10 is_traced "$LT_U1" || { lt_lt vms; echo "vm1 not traced after trace"; return 1; }
+	lt_wait_for 10 is_traced "$LT_U1" || { lt_lt vms; echo "vm1 not traced after trace"; return 1; }
 	is_untraced "$LT_U2" || { echo "vm2 traced too"; return 1; }
 	out=$(lt_lt watch --syscalls --json --count 200 --timeout 60) || { echo "watch failed"; return 1; }
-	n=$(printf '%s\n' "$out" | jq -s '[.[] | select(.type == "syscall")] | length')
-	other=$(printf '%s\n' "$out" | jq -s --arg u "$LT_U1" '[.[] | select(.type == "syscall" and .uuid != $u)] | length')
+	n=$(printf '%s\n' "$out" | lt_jq -s '[.[] | select(.type == "syscall")] | length')
+	other=$(printf '%s\n' "$out" | lt_jq -s --arg u "$LT_U1" '[.[] | select(.type == "syscall" and .uuid != $u)] | length')
 	echo "$n syscall records, $other from other VMs"
 	[ "$n" -ge 100 ] || { echo "too few syscall records"; return 1; }
 	[ "$other" = 0 ] || return 1
@@ -88,14 +66,14 @@ t_arm() {
 t_disarm_rearm() {
 	local a b
 	lt_lt untrace "$LT_U1" || return 1
-	wait_for 10 is_untraced "$LT_U1" || { echo "vm1 still traced"; return 1; }
-	a=$(vm_field "$LT_U1" syscalls)
+	lt_wait_for 10 is_untraced "$LT_U1" || { echo "vm1 still traced"; return 1; }
+	a=$(lt_vm_field "$LT_U1" syscalls)
 	sleep 3
-	b=$(vm_field "$LT_U1" syscalls)
+	b=$(lt_vm_field "$LT_U1" syscalls)
 	[ "$a" = "$b" ] || { echo "records kept coming after untrace: $a -> $b"; return 1; }
 	lt_lt trace "$LT_U1" || return 1
 	sleep 3
-	b=$(vm_field "$LT_U1" syscalls)
+	b=$(lt_vm_field "$LT_U1" syscalls)
 	echo "syscalls: $a before re-arming, $b after"
 	[ "$b" -gt "$a" ] || { echo "no records after re-arming"; return 1; }
 }
@@ -106,8 +84,8 @@ t_unload_under_traffic() {
 	lt_unload_module || return 1
 	lt_load_module || return 1
 	lt_lt trace --all || return 1
-	wait_for 60 is_traced "$LT_U2" || { lt_lt vms; echo "vm2 not traced after reload + trace --all"; return 1; }
-	wait_for 60 is_traced "$LT_U1" || { lt_lt vms; echo "vm1 not traced after reload + trace --all"; return 1; }
+	lt_wait_for 60 is_traced "$LT_U2" || { lt_lt vms; echo "vm2 not traced after reload + trace --all"; return 1; }
+	lt_wait_for 60 is_traced "$LT_U1" || { lt_lt vms; echo "vm1 not traced after reload + trace --all"; return 1; }
 	lt_lt vms
 	lt_unload_module || return 1
 }
