@@ -23,6 +23,7 @@ USER_BINS := leaktrace lt-devtest
 # instruction, so the testbed sees exactly the arguments they print.
 GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror
 GUEST_BINS := lt-syscalls lt-ident
+GUEST_H := $(ROOT)/selftests/leaktrace/guest/lt-guest.h
 
 .PHONY: all setup kernel module user guest guest-kernels kvm-selftest testbed-deps check unit-test stability demo clean help
 
@@ -57,11 +58,11 @@ comma := ,
 
 guest: $(addprefix $(BUILD)/bin/,$(GUEST_BINS))
 
-$(BUILD)/bin/lt-syscalls: $(ROOT)/selftests/leaktrace/guest/lt-syscalls.c
+$(BUILD)/bin/lt-syscalls: $(ROOT)/selftests/leaktrace/guest/lt-syscalls.c $(GUEST_H)
 	@mkdir -p $(dir $@)
 	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
 
-$(BUILD)/bin/lt-ident: $(ROOT)/selftests/leaktrace/guest/lt-ident.c
+$(BUILD)/bin/lt-ident: $(ROOT)/selftests/leaktrace/guest/lt-ident.c $(GUEST_H)
 	@mkdir -p $(dir $@)
 	@$(CC) $(GUEST_CFLAGS) -pthread -o $@.tmp $< && mv $@.tmp $@
 

@@ -79,6 +79,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* say()'s lines carry paths: room for the longest. */
+#define LT_SAY_MAX (PATH_MAX + 1024)
+#include "lt-guest.h"
+
 /* R8 of a marked call: "LTIDENT!". */
 #define MARK_MAGIC 0x4c544944454e5421UL
 #define WORK_DIR "/tmp/lt-ident.d"
@@ -95,26 +99,6 @@
 #define LONG_DEPTH 3
 
 extern char **environ;
-
-/* The x86-64 Linux syscall ABI, with nothing in between: -errno on error. */
-static long raw6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
-{
-	long ret;
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	register long r9 __asm__("r9") = a5;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-#define raw0(nr) raw6(nr, 0, 0, 0, 0, 0, 0)
-#define raw1(nr, a) raw6(nr, (long)(a), 0, 0, 0, 0, 0)
-#define raw2(nr, a, b) raw6(nr, (long)(a), (long)(b), 0, 0, 0, 0)
-#define raw3(nr, a, b, c) raw6(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
 
 /* What a task knows about itself. */
 struct ident {
@@ -137,37 +121,6 @@ struct obj {
 static int failures;
 static unsigned long mark_seq;
 static char exe_path[PATH_MAX];
-
-static void out(const char *s, size_t n)
-{
-	while (n > 0) {
-		long r = raw3(SYS_write, 1, s, n);
-
-		if (r == -EINTR)
-			continue;
-		if (r <= 0)
-			return;
-		s += r;
-		n -= (size_t)r;
-	}
-}
-
-static void say(const char *fmt, ...)
-{
-	char line[PATH_MAX + 1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	out(line, (size_t)n);
-}
 
 static void fail(const struct ident *id, const char *fmt, ...)
 {

@@ -45,6 +45,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "lt-guest.h"
+
 #define KNOWN_FILE "/tmp/lt-known-file"
 #define FILE_LEN 4242
 #define PIPE_LEN 17
@@ -52,61 +54,9 @@
 #define CHILD_STATUS 42
 #define BAD_PTR ((void *)8)
 
-/* The x86-64 Linux syscall ABI, with nothing in between: -errno on error. */
-static long raw6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
-{
-	long ret;
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	register long r9 __asm__("r9") = a5;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-#define raw0(nr) raw6(nr, 0, 0, 0, 0, 0, 0)
-#define raw1(nr, a) raw6(nr, (long)(a), 0, 0, 0, 0, 0)
-#define raw2(nr, a, b) raw6(nr, (long)(a), (long)(b), 0, 0, 0, 0)
-#define raw3(nr, a, b, c) raw6(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define raw4(nr, a, b, c, d) raw6(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-
 static const char *proc = "main";
 static long my_pid;
 static int failures;
-
-static void out(const char *s, size_t n)
-{
-	while (n > 0) {
-		long r = raw3(SYS_write, 1, s, n);
-
-		if (r == -4) /* EINTR */
-			continue;
-		if (r <= 0)
-			return;
-		s += r;
-		n -= (size_t)r;
-	}
-}
-
-static void say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	out(line, (size_t)n);
-}
 
 static void fail(const char *fmt, ...)
 {

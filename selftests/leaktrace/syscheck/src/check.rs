@@ -10,8 +10,14 @@
 //! the rest are matched greedily in that address space, each record used
 //! once. Every candidate for the first expectation is tried, so a stray
 //! earlier match cannot mislead it.
+//!
+//! The tests that do not depend on the guest program ([`scenario_check`],
+//! [`stream_checks`], [`uuid_check`]) and the [`TestResult`] they make are
+//! `ident-check`'s too.
 
-use crate::input::{Events, Expect, ExpectEnd, GuestLog, Summary, Syscall};
+use crate::input::{
+    EventStream, Events, Expect, ExpectEnd, GuestLog, Summary, SummaryGuest, Syscall,
+};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The calls `lt-syscalls` makes, per process image, by name: a log that
@@ -83,7 +89,11 @@ pub struct Options {
     pub require_tracing: bool,
 }
 
-fn result(name: String, fail: Option<String>, diag: Vec<String>) -> TestResult {
+/// How many problems or bad lines a failed test lists.
+pub const DIAG_MAX: usize = 10;
+
+/// A result: pass unless `fail` says why not.
+pub fn result(name: String, fail: Option<String>, diag: Vec<String>) -> TestResult {
     TestResult {
         name,
         outcome: match fail {
@@ -92,6 +102,74 @@ fn result(name: String, fail: Option<String>, diag: Vec<String>) -> TestResult {
         },
         diag,
     }
+}
+
+/// The runner's verdict: `summary.txt`'s `result:` line says `pass`.
+pub fn scenario_check(s: &Summary) -> TestResult {
+    result(
+        "scenario run passed (summary.txt result: pass)".into(),
+        match s.result.as_deref() {
+            Some("pass") => None,
+            Some(r) => Some(format!("result: {r}")),
+            None => Some("summary.txt has no result line".into()),
+        },
+        vec![],
+    )
+}
+
+/// The tests of `events.jsonl` itself, `stream` as read or why it could
+/// not be: every line a reader record (the test `name`; `counts`, what
+/// was read, ends its diagnostics), and no `lost` lines.
+pub fn stream_checks(
+    name: &str,
+    stream: Result<&EventStream, &String>,
+    counts: String,
+) -> [TestResult; 2] {
+    let empty = EventStream::default();
+    let (ev, ev_err) = match stream {
+        Ok(e) => (e, None),
+        Err(e) => (&empty, Some(e.clone())),
+    };
+    [
+        result(
+            name.into(),
+            ev_err.or_else(|| {
+                (!ev.bad_lines.is_empty()).then(|| format!("{} bad line(s)", ev.bad_lines.len()))
+            }),
+            ev.bad_lines
+                .iter()
+                .take(DIAG_MAX)
+                .map(|(l, e)| format!("line {l}: {e}"))
+                .chain(std::iter::once(counts))
+                .collect(),
+        ),
+        result(
+            "events.jsonl: no records lost".into(),
+            (!ev.lost.is_empty()).then(|| format!("{} lost line(s)", ev.lost.len())),
+            ev.lost.iter().take(5).cloned().collect(),
+        ),
+    ]
+}
+
+/// Guest `g` saw the UUID the runner gave it: its log's `LTUUID` line,
+/// `seen`.
+pub fn uuid_check(g: &SummaryGuest, seen: Option<&str>) -> TestResult {
+    result(
+        format!("vm{}: the guest sees its SMBIOS UUID {}", g.n, g.uuid),
+        match seen {
+            Some(u) if u == g.uuid => None,
+            Some(u) => Some(format!("it says {u}")),
+            None => Some("no LTUUID line".into()),
+        },
+        vec![],
+    )
+}
+
+/// Guest `n`'s log, or why there is none.
+pub fn guest_log<L: Clone>(logs: &BTreeMap<u32, Result<L, String>>, n: u32) -> Result<L, String> {
+    logs.get(&n)
+        .cloned()
+        .unwrap_or_else(|| Err("no log".into()))
 }
 
 /// CR3 without PCID (bits 0-11) and the no-flush bit (63): the address
@@ -163,6 +241,7 @@ pub struct MatchError {
     pub diag: Vec<String>,
 }
 
+/// How many near misses a failed match lists.
 const NEAR_MISSES: usize = 6;
 
 /// Finds `exps` in `recs` (see the module doc); returns the indices into
@@ -263,21 +342,7 @@ pub fn match_proc(
 /// Self-consistency of a guest log: the program's own verdict and the
 /// shape of its expectations. Returns the failures.
 fn guest_log_problems(log: &GuestLog) -> Vec<String> {
-    let mut p = Vec::new();
-    match log.exit_status {
-        Some(0) => {}
-        Some(s) => p.push(format!("script exit status {s}")),
-        None => p.push("no leaktrace-exit-status line (the guest did not finish)".into()),
-    }
-    if log.done != ["ok"] {
-        p.push(format!(
-            "LTDONE lines: {:?} (expected exactly \"ok\")",
-            log.done
-        ));
-    }
-    for f in &log.failures {
-        p.push(f.clone());
-    }
+    let mut p = log.run.problems();
     for (l, e) in &log.bad_lines {
         p.push(format!("line {l}: bad LTEXPECT: {e}"));
     }
@@ -324,12 +389,7 @@ fn guest_log_problems(log: &GuestLog) -> Vec<String> {
 pub fn run(input: &Input, opts: &Options) -> Vec<TestResult> {
     let mut out = Vec::new();
     let s = &input.summary;
-    let traced_uuids: BTreeSet<&str> = s
-        .guests
-        .iter()
-        .filter(|g| g.traced)
-        .map(|g| g.uuid.as_str())
-        .collect();
+    let traced_uuids = s.traced_uuids();
 
     // Tracing checks are skipped while the module cannot trace: they would
     // only say what the summary already says.
@@ -358,15 +418,7 @@ pub fn run(input: &Input, opts: &Options) -> Vec<TestResult> {
         }
     };
 
-    out.push(result(
-        "scenario run passed (summary.txt result: pass)".into(),
-        match s.result.as_deref() {
-            Some("pass") => None,
-            Some(r) => Some(format!("result: {r}")),
-            None => Some("summary.txt has no result line".into()),
-        },
-        vec![],
-    ));
+    out.push(scenario_check(s));
     if s.guests.is_empty() {
         out.push(result(
             "summary.txt lists the guests".into(),
@@ -376,31 +428,16 @@ pub fn run(input: &Input, opts: &Options) -> Vec<TestResult> {
     }
 
     let empty = Events::default();
-    let (ev, ev_err) = match &input.events {
-        Ok(e) => (e, None),
-        Err(e) => (&empty, Some(e.clone())),
-    };
-    out.push(result(
-        "events.jsonl: every line is a reader JSON object; syscall and vm lines have the documented fields".into(),
-        ev_err.or_else(|| {
-            (!ev.bad_lines.is_empty()).then(|| format!("{} bad line(s)", ev.bad_lines.len()))
-        }),
-        ev.bad_lines
-            .iter()
-            .take(10)
-            .map(|(l, e)| format!("line {l}: {e}"))
-            .chain(std::iter::once(format!(
-                "{} lines, {} syscall records, {} vm records",
-                ev.lines,
-                ev.syscalls.len(),
-                ev.vms.len()
-            )))
-            .collect(),
-    ));
-    out.push(result(
-        "events.jsonl: no records lost".into(),
-        (!ev.lost.is_empty()).then(|| format!("{} lost line(s)", ev.lost.len())),
-        ev.lost.iter().take(5).cloned().collect(),
+    let ev = input.events.as_ref().unwrap_or(&empty);
+    out.extend(stream_checks(
+        "events.jsonl: every line is a reader JSON object; syscall and vm lines have the documented fields",
+        input.events.as_ref().map(|e| &e.stream),
+        format!(
+            "{} lines, {} syscall records, {} vm records",
+            ev.stream.lines,
+            ev.syscalls.len(),
+            ev.vms.len()
+        ),
     ));
 
     out.push(tracing(
@@ -429,7 +466,7 @@ pub fn run(input: &Input, opts: &Options) -> Vec<TestResult> {
                 }
             }
             let n = bad.len();
-            let mut diag: Vec<String> = bad.into_iter().take(10).collect();
+            let mut diag: Vec<String> = bad.into_iter().take(DIAG_MAX).collect();
             diag.push(format!("{} syscall records checked", ev.syscalls.len()));
             result(String::new(), (n > 0).then(|| format!("{n} inconsistent record(s)")), diag)
         },
@@ -459,11 +496,7 @@ pub fn run(input: &Input, opts: &Options) -> Vec<TestResult> {
 
     for g in &s.guests {
         let n = g.n;
-        let log = input
-            .logs
-            .get(&n)
-            .cloned()
-            .unwrap_or_else(|| Err("no log".into()));
+        let log = guest_log(&input.logs, n);
         out.push(match &log {
             Ok(l) => {
                 let p = guest_log_problems(l);
@@ -479,14 +512,9 @@ pub fn run(input: &Input, opts: &Options) -> Vec<TestResult> {
                 vec![],
             ),
         });
-        out.push(result(
-            format!("vm{n}: the guest sees its SMBIOS UUID {}", g.uuid),
-            match log.as_ref().ok().and_then(|l| l.uuid.as_deref()) {
-                Some(u) if u == g.uuid => None,
-                Some(u) => Some(format!("it says {u}")),
-                None => Some("no LTUUID line".into()),
-            },
-            vec![],
+        out.push(uuid_check(
+            g,
+            log.as_ref().ok().and_then(|l| l.run.uuid.as_deref()),
         ));
 
         let recs: Vec<&Syscall> = ev

@@ -12,37 +12,17 @@ pub mod input;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
 
-/// Reads a scenario's `out/` directory: `summary.txt` (required),
-/// `events.jsonl` and every listed guest's `vmN.log`.
+/// Reads an introspection scenario's `out/` directory (see
+/// [`crate::read_out_dir`]), with the guests' `kernel=` words of
+/// `summary.txt`.
 pub fn load_out_dir(dir: &Path, events: Option<&Path>) -> Result<check::Input, String> {
-    let sp = dir.join("summary.txt");
-    let text = fs::read_to_string(&sp).map_err(|e| format!("{}: {e}", sp.display()))?;
-    let summary = crate::input::Summary::parse(&text)?;
-    let kernels = input::summary_kernels(&text);
-    let ep = events
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join("events.jsonl"));
-    let events = fs::read_to_string(&ep)
-        .map(|t| input::Events::parse(&t))
-        .map_err(|e| format!("{}: {e}", ep.display()));
-    let mut logs = BTreeMap::new();
-    for g in &summary.guests {
-        let lp = dir.join(format!("vm{}.log", g.n));
-        logs.insert(
-            g.n,
-            fs::read_to_string(&lp)
-                .map(|t| input::IdentLog::parse(&t))
-                .map_err(|e| format!("{}: {e}", lp.display())),
-        );
-    }
+    let d = crate::read_out_dir(dir, events, input::Events::parse, input::IdentLog::parse)?;
     Ok(check::Input {
-        summary,
-        kernels,
-        events,
-        logs,
+        kernels: input::summary_kernels(&d.summary_text),
+        summary: d.summary,
+        events: d.events,
+        logs: d.logs,
     })
 }

@@ -7,8 +7,6 @@
 //! Exit status: 0 when nothing failed, 1 when a check failed, 2 when the
 //! directory cannot be read at all (no summary.txt).
 
-use std::io;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `--help`, and the message of a usage error.
@@ -27,50 +25,21 @@ record of the guest must be resolved. An untraced guest must have no
 records. --allow-no-profile skips, rather than fails, the checks of a guest
 whose profile never became active.";
 
+/// Parses the command line, checks the directory, prints TAP (see the
+/// module doc).
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let mut opts = lt_syscheck::ident::check::Options::default();
-    let (mut dir, mut events) = (None, None);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--allow-no-profile" => opts.allow_no_profile = true,
-            "--events" => match args.next() {
-                Some(f) => events = Some(PathBuf::from(f)),
-                None => {
-                    eprintln!("{USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            _ if a.starts_with('-') || dir.is_some() => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
-            }
-            _ => dir = Some(PathBuf::from(a)),
-        }
-    }
-    let Some(dir) = dir else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let input = match lt_syscheck::ident::load_out_dir(&dir, events.as_deref()) {
-        Ok(i) => i,
-        Err(e) => {
-            println!("TAP version 13");
-            println!("Bail out! {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let results = lt_syscheck::ident::check::run(&input, &opts);
-    match lt_syscheck::tap::print_named("ident-check", &results, &mut io::stdout().lock()) {
-        Ok((_, 0, _)) => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("ident-check: {e}");
-            ExitCode::from(1)
-        }
-    }
+    lt_syscheck::cli::main(
+        "ident-check",
+        USAGE,
+        "--allow-no-profile",
+        lt_syscheck::ident::load_out_dir,
+        |input, flag| {
+            lt_syscheck::ident::check::run(
+                input,
+                &lt_syscheck::ident::check::Options {
+                    allow_no_profile: flag,
+                },
+            )
+        },
+    )
 }

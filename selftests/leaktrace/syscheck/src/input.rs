@@ -2,9 +2,13 @@
 
 //! The inputs of a check, parsed: the scenario runner's `summary.txt`, the
 //! reader's `events.jsonl` (`leaktrace watch --json`) and each guest's
-//! `vmN.log` with the lines `lt-syscalls` prints.
+//! `vmN.log` with the lines `lt-syscalls` prints. The parts that do not
+//! depend on the guest program ([`Summary`], [`EventStream`], [`RunLog`],
+//! [`record`], [`parse_u64`]) serve `ident-check` too.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// One guest of the scenario, from a `summary.txt` line
@@ -33,6 +37,15 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The UUIDs of the guests the scenario traces.
+    pub fn traced_uuids(&self) -> BTreeSet<&str> {
+        self.guests
+            .iter()
+            .filter(|g| g.traced)
+            .map(|g| g.uuid.as_str())
+            .collect()
+    }
+
     /// Parses `summary.txt`. Lines it does not know are ignored.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut s = Summary {
@@ -55,13 +68,15 @@ impl Summary {
     }
 }
 
+/// N of a `vmN` word.
+pub fn vm_number(word: &str) -> Option<u32> {
+    word.strip_prefix("vm")?.parse().ok()
+}
+
+/// One `vmN uuid=U traced=yes|no exit=S ...` line.
 fn parse_guest_line(line: &str) -> Result<SummaryGuest, String> {
     let mut words = line.split_whitespace();
-    let n = words
-        .next()
-        .and_then(|w| w.strip_prefix("vm"))
-        .and_then(|n| n.parse::<u32>().ok())
-        .ok_or("no vmN")?;
+    let n = words.next().and_then(vm_number).ok_or("no vmN")?;
     let (mut uuid, mut traced, mut exit) = (None, None, None);
     for w in words {
         if let Some(v) = w.strip_prefix("uuid=") {
@@ -145,11 +160,11 @@ impl fmt::Display for Expect {
     }
 }
 
-/// What `lt-syscalls` and the testbed wrote to `vmN.log`.
+/// The lines of `vmN.log` that do not depend on the guest program: its
+/// verdict (`LTDONE`, `LTFAIL`), the `LTUUID` line and the testbed's exit
+/// status line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GuestLog {
-    /// The `LTEXPECT` lines, in order.
-    pub expects: Vec<Expect>,
+pub struct RunLog {
     /// `LTDONE` lines' text (`ok`, `failed (N)`).
     pub done: Vec<String>,
     /// `LTFAIL` lines.
@@ -158,11 +173,65 @@ pub struct GuestLog {
     pub uuid: Option<String>,
     /// `leaktrace-exit-status: RC`, the last one.
     pub exit_status: Option<i64>,
+}
+
+impl RunLog {
+    /// Parses a guest's `vmN.log`: the lines of [`RunLog`] here, every
+    /// other line (without a trailing CR) to `other`, with its number from
+    /// 1.
+    pub fn parse(text: &str, mut other: impl FnMut(&str, usize)) -> Self {
+        let mut g = RunLog::default();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if let Some(rest) = line.strip_prefix("LTDONE ") {
+                g.done.push(rest.to_string());
+            } else if line.starts_with("LTFAIL") {
+                g.failures.push(line.to_string());
+            } else if let Some(rest) = line.strip_prefix("LTUUID ") {
+                g.uuid = Some(rest.trim().to_ascii_lowercase());
+            } else if let Some(rest) = line.strip_prefix("leaktrace-exit-status: ") {
+                g.exit_status = rest.trim().parse().ok();
+            } else {
+                other(line, i + 1);
+            }
+        }
+        g
+    }
+
+    /// What says the program did not pass its own checks: an exit status
+    /// other than 0 (or none: the guest did not finish), `LTDONE` lines
+    /// other than exactly `ok`, and every `LTFAIL` line.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        match self.exit_status {
+            Some(0) => {}
+            Some(s) => p.push(format!("script exit status {s}")),
+            None => p.push("no leaktrace-exit-status line (the guest did not finish)".into()),
+        }
+        if self.done != ["ok"] {
+            p.push(format!(
+                "LTDONE lines: {:?} (expected exactly \"ok\")",
+                self.done
+            ));
+        }
+        p.extend(self.failures.iter().cloned());
+        p
+    }
+}
+
+/// What `lt-syscalls` and the testbed wrote to `vmN.log`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GuestLog {
+    /// The `LTEXPECT` lines, in order.
+    pub expects: Vec<Expect>,
+    /// The program's verdict, its UUID and its exit status.
+    pub run: RunLog,
     /// Lines starting with `LTEXPECT` that did not parse: (line, error).
     pub bad_lines: Vec<(usize, String)>,
 }
 
-fn parse_num_u64(v: &str) -> Option<u64> {
+/// A number in decimal, or hexadecimal with `0x`.
+pub fn parse_u64(v: &str) -> Option<u64> {
     match v.strip_prefix("0x") {
         Some(h) => u64::from_str_radix(h, 16).ok(),
         None => v.parse().ok(),
@@ -183,7 +252,7 @@ impl Expect {
             match k {
                 "proc" => proc_ = Some(v.to_string()),
                 "pid" => pid = Some(v.parse::<i64>().map_err(|_| bad())?),
-                "nr" => nr = Some(parse_num_u64(v).ok_or_else(bad)?),
+                "nr" => nr = Some(parse_u64(v).ok_or_else(bad)?),
                 "name" => name = Some(v.to_string()),
                 "ret" => ret = Some(v.parse::<i64>().map_err(|_| bad())?),
                 "end" => {
@@ -200,7 +269,7 @@ impl Expect {
                         .and_then(|i| i.parse::<usize>().ok())
                         .filter(|&i| i < 6)
                         .ok_or_else(|| format!("unknown key '{k}'"))?;
-                    args.push((i, parse_num_u64(v).ok_or_else(bad)?));
+                    args.push((i, parse_u64(v).ok_or_else(bad)?));
                 }
             }
         }
@@ -224,25 +293,20 @@ impl Expect {
 impl GuestLog {
     /// Parses a guest's `vmN.log`.
     pub fn parse(text: &str) -> Self {
-        let mut g = GuestLog::default();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim_end_matches('\r');
+        let (mut expects, mut bad_lines) = (Vec::new(), Vec::new());
+        let run = RunLog::parse(text, |line, ln| {
             if let Some(rest) = line.strip_prefix("LTEXPECT ") {
-                match Expect::parse(rest, i + 1) {
-                    Ok(e) => g.expects.push(e),
-                    Err(e) => g.bad_lines.push((i + 1, e)),
+                match Expect::parse(rest, ln) {
+                    Ok(e) => expects.push(e),
+                    Err(e) => bad_lines.push((ln, e)),
                 }
-            } else if let Some(rest) = line.strip_prefix("LTDONE ") {
-                g.done.push(rest.to_string());
-            } else if line.starts_with("LTFAIL") {
-                g.failures.push(line.to_string());
-            } else if let Some(rest) = line.strip_prefix("LTUUID ") {
-                g.uuid = Some(rest.trim().to_ascii_lowercase());
-            } else if let Some(rest) = line.strip_prefix("leaktrace-exit-status: ") {
-                g.exit_status = rest.trim().parse().ok();
             }
+        });
+        GuestLog {
+            expects,
+            run,
+            bad_lines,
         }
-        g
     }
 }
 
@@ -331,26 +395,28 @@ pub struct VmEvent {
     pub line: usize,
 }
 
-/// `events.jsonl`, sorted by kind; each list in file order.
+/// What every checker keeps of `events.jsonl` besides the records it
+/// reads.
 #[derive(Clone, Debug, Default)]
-pub struct Events {
-    /// Syscall records.
-    pub syscalls: Vec<Syscall>,
-    /// VM records.
-    pub vms: Vec<VmEvent>,
+pub struct EventStream {
     /// `lost` lines, as text.
     pub lost: Vec<String>,
-    /// Lines that are not JSON objects with a type, or syscall/vm lines that
-    /// do not have the documented fields: (line, error).
+    /// Lines that are not JSON objects with a type, or records without the
+    /// documented fields: (line, error).
     pub bad_lines: Vec<(usize, String)>,
     /// Number of lines.
     pub lines: usize,
 }
 
-impl Events {
-    /// Parses the reader's output; never fails, bad lines are collected.
-    pub fn parse(text: &str) -> Self {
-        let mut ev = Events::default();
+impl EventStream {
+    /// Reads the reader's output; never fails. Each JSON object with a
+    /// `type` other than `lost` goes to `record` (its type, the object, its
+    /// line number from 1), whose error makes the line a bad line.
+    pub fn parse(
+        text: &str,
+        mut record: impl FnMut(&str, serde_json::Value, usize) -> Result<(), String>,
+    ) -> Self {
+        let mut ev = EventStream::default();
         for (i, line) in text.lines().enumerate() {
             let ln = i + 1;
             ev.lines = ln;
@@ -367,25 +433,58 @@ impl Events {
             };
             let ty = v.get("type").and_then(|t| t.as_str()).map(str::to_string);
             match ty.as_deref() {
-                Some("syscall") => match serde_json::from_value::<Syscall>(v) {
-                    Ok(mut s) => {
-                        s.line = ln;
-                        ev.syscalls.push(s);
-                    }
-                    Err(e) => ev.bad_lines.push((ln, format!("syscall record: {e}"))),
-                },
-                Some("vm") => match serde_json::from_value::<VmEvent>(v) {
-                    Ok(mut m) => {
-                        m.line = ln;
-                        ev.vms.push(m);
-                    }
-                    Err(e) => ev.bad_lines.push((ln, format!("vm record: {e}"))),
-                },
                 Some("lost") => ev.lost.push(line.to_string()),
-                Some(_) => {}
+                Some(ty) => {
+                    if let Err(e) = record(ty, v, ln) {
+                        ev.bad_lines.push((ln, e));
+                    }
+                }
                 None => ev.bad_lines.push((ln, "no \"type\"".into())),
             }
         }
         ev
+    }
+}
+
+/// A record of the reader, from its JSON object; the error names it `what`.
+pub fn record<T: DeserializeOwned>(v: serde_json::Value, what: &str) -> Result<T, String> {
+    serde_json::from_value(v).map_err(|e| format!("{what} record: {e}"))
+}
+
+/// `events.jsonl`, sorted by kind; each list in file order.
+#[derive(Clone, Debug, Default)]
+pub struct Events {
+    /// Syscall records.
+    pub syscalls: Vec<Syscall>,
+    /// VM records.
+    pub vms: Vec<VmEvent>,
+    /// Line count, `lost` lines, and lines that are not JSON objects with a
+    /// type, or syscall/vm lines that do not have the documented fields.
+    pub stream: EventStream,
+}
+
+impl Events {
+    /// Parses the reader's output; never fails, bad lines are collected.
+    pub fn parse(text: &str) -> Self {
+        let (mut syscalls, mut vms) = (Vec::new(), Vec::new());
+        let stream = EventStream::parse(text, |ty, v, line| {
+            match ty {
+                "syscall" => syscalls.push(Syscall {
+                    line,
+                    ..record(v, "syscall")?
+                }),
+                "vm" => vms.push(VmEvent {
+                    line,
+                    ..record(v, "vm")?
+                }),
+                _ => {}
+            }
+            Ok(())
+        });
+        Events {
+            syscalls,
+            vms,
+            stream,
+        }
     }
 }

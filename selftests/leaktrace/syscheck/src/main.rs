@@ -7,10 +7,9 @@
 //! Exit status: 0 when nothing failed, 1 when a check failed, 2 when the
 //! directory cannot be read at all (no summary.txt).
 
-use std::io;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `--help`, and the message of a usage error.
 const USAGE: &str = "usage: syscall-check [--require-tracing] [--events FILE] OUT_DIR
 
 Checks a syscalls scenario run (summary.txt, events.jsonl, vmN.log in
@@ -21,50 +20,21 @@ consistent; the untraced guest has no records; every guest's self-checks
 passed. Tracing checks are skipped while summary.txt says the trace
 selection was not applied, unless --require-tracing.";
 
+/// Parses the command line, checks the directory, prints TAP (see the
+/// module doc).
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let mut opts = lt_syscheck::check::Options::default();
-    let (mut dir, mut events) = (None, None);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--require-tracing" => opts.require_tracing = true,
-            "--events" => match args.next() {
-                Some(f) => events = Some(PathBuf::from(f)),
-                None => {
-                    eprintln!("{USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            _ if a.starts_with('-') || dir.is_some() => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
-            }
-            _ => dir = Some(PathBuf::from(a)),
-        }
-    }
-    let Some(dir) = dir else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let input = match lt_syscheck::load_out_dir(&dir, events.as_deref()) {
-        Ok(i) => i,
-        Err(e) => {
-            println!("TAP version 13");
-            println!("Bail out! {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let results = lt_syscheck::check::run(&input, &opts);
-    match lt_syscheck::tap::print(&results, &mut io::stdout().lock()) {
-        Ok((_, 0, _)) => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("syscall-check: {e}");
-            ExitCode::from(1)
-        }
-    }
+    lt_syscheck::cli::main(
+        "syscall-check",
+        USAGE,
+        "--require-tracing",
+        lt_syscheck::load_out_dir,
+        |input, flag| {
+            lt_syscheck::check::run(
+                input,
+                &lt_syscheck::check::Options {
+                    require_tracing: flag,
+                },
+            )
+        },
+    )
 }

@@ -5,6 +5,7 @@
 use crate::check::{Outcome, TestResult};
 use std::io::{self, Write};
 
+/// `s` on one line: CR and LF become spaces.
 fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
@@ -14,7 +15,7 @@ pub fn print(results: &[TestResult], w: &mut dyn Write) -> io::Result<(usize, us
     print_named("syscall-check", results, w)
 }
 
-/// [`print`], the closing line naming `checker`.
+/// [`print()`], the closing line naming `checker`.
 pub fn print_named(
     checker: &str,
     results: &[TestResult],

@@ -944,7 +944,7 @@ leaktrace-exit-status: 0
     assert!(g.bad_lines.is_empty(), "{:?}", g.bad_lines);
     assert_eq!(g.expects.len(), 21);
     assert_eq!(
-        g.uuid.as_deref(),
+        g.run.uuid.as_deref(),
         Some("4c540000-0000-4000-8000-000000000001")
     );
     let openat = &g.expects[1];
@@ -981,4 +981,33 @@ fn summary_parses_uuids_and_selection() {
     assert_eq!(s.guests[1].uuid, UUID2);
     assert!(s.guests[1].traced && !s.guests[2].traced);
     assert!(Summary::parse("vm1 uuid=x traced=maybe exit=0\n").is_err());
+}
+
+/// The checkers' command line, as `cli::parse` reads it.
+#[test]
+fn command_line() {
+    use crate::cli::{parse, Command};
+    use std::path::PathBuf;
+    let p = |args: &[&str]| parse(args.iter().map(|a| a.to_string()), "--flag");
+    let check = |flag, dir: &str, events: Option<&str>| Command::Check {
+        flag,
+        dir: PathBuf::from(dir),
+        events: events.map(PathBuf::from),
+    };
+    assert_eq!(p(&["out"]), check(false, "out", None));
+    assert_eq!(
+        p(&["--events", "e.jsonl", "out", "--flag"]),
+        check(true, "out", Some("e.jsonl"))
+    );
+    assert_eq!(p(&["--flag", "--flag", "out"]), check(true, "out", None));
+    assert_eq!(p(&[]), Command::Usage);
+    assert_eq!(p(&["--flag"]), Command::Usage);
+    assert_eq!(p(&["out", "--events"]), Command::Usage);
+    assert_eq!(p(&["out", "other"]), Command::Usage);
+    assert_eq!(p(&["--other-flag", "out"]), Command::Usage);
+    assert_eq!(p(&["-"]), Command::Usage);
+    // The first of help and a mistake decides.
+    assert_eq!(p(&["out", "-h"]), Command::Help);
+    assert_eq!(p(&["--help", "out", "other"]), Command::Help);
+    assert_eq!(p(&["out", "other", "--help"]), Command::Usage);
 }

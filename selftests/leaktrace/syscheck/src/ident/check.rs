@@ -11,8 +11,10 @@
 //! guest printed; nothing about the identity is used to find the record.
 
 use super::input::{CallLine, Events, File, FileLine, IdentLog, Syscall, VmEvent, MARK_MAGIC};
-use crate::check::{Outcome, TestResult};
-use crate::input::Summary;
+use crate::check::{
+    guest_log, result, scenario_check, stream_checks, uuid_check, Outcome, TestResult, DIAG_MAX,
+};
+use crate::input::{Summary, SummaryGuest};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The parts of `lt-ident` that report marked calls (`proc=`), each a TAP
@@ -86,21 +88,6 @@ pub struct Options {
     /// whose profile never became active (no `profile-active` VM record):
     /// for runs before profiles are loaded.
     pub allow_no_profile: bool,
-}
-
-/// How many problems a failed test lists.
-const DIAG_MAX: usize = 10;
-
-/// A result: pass unless `fail` says why not.
-fn result(name: String, fail: Option<String>, diag: Vec<String>) -> TestResult {
-    TestResult {
-        name,
-        outcome: match fail {
-            None => Outcome::Pass,
-            Some(why) => Outcome::Fail(why),
-        },
-        diag,
-    }
 }
 
 /// Pass, or fail with the number of problems and the first few.
@@ -363,19 +350,7 @@ pub fn file_problems(l: &FileLine, f: &File) -> Vec<String> {
 
 /// Self-consistency of a guest log. Returns the problems.
 fn log_problems(log: &IdentLog) -> Vec<String> {
-    let mut p = Vec::new();
-    match log.exit_status {
-        Some(0) => {}
-        Some(s) => p.push(format!("script exit status {s}")),
-        None => p.push("no leaktrace-exit-status line (the guest did not finish)".into()),
-    }
-    if log.done != ["ok"] {
-        p.push(format!(
-            "LTDONE lines: {:?} (expected exactly \"ok\")",
-            log.done
-        ));
-    }
-    p.extend(log.failures.iter().cloned());
+    let mut p = log.run.problems();
     for (l, e) in &log.bad_lines {
         p.push(format!("line {l}: bad LTIDENT line: {e}"));
     }
@@ -437,15 +412,7 @@ pub fn run(input: &Input, opts: &Options) -> Vec<TestResult> {
     let mut out = Vec::new();
     let s = &input.summary;
 
-    out.push(result(
-        "scenario run passed (summary.txt result: pass)".into(),
-        match s.result.as_deref() {
-            Some("pass") => None,
-            Some(r) => Some(format!("result: {r}")),
-            None => Some("summary.txt has no result line".into()),
-        },
-        vec![],
-    ));
+    out.push(scenario_check(s));
     out.push(result(
         "the trace selection was applied (summary.txt)".into(),
         if s.guests.is_empty() {
@@ -459,41 +426,21 @@ pub fn run(input: &Input, opts: &Options) -> Vec<TestResult> {
     ));
 
     let empty = Events::default();
-    let (ev, ev_err) = match &input.events {
-        Ok(e) => (e, None),
-        Err(e) => (&empty, Some(e.clone())),
-    };
-    out.push(result(
-        "events.jsonl: every line is a reader JSON object; syscall, file and vm lines have the documented fields (call_id, task, file identity)".into(),
-        ev_err.or_else(|| {
-            (!ev.bad_lines.is_empty()).then(|| format!("{} bad line(s)", ev.bad_lines.len()))
-        }),
-        ev.bad_lines
-            .iter()
-            .take(DIAG_MAX)
-            .map(|(l, e)| format!("line {l}: {e}"))
-            .chain(std::iter::once(format!(
-                "{} lines, {} syscall records, {} file records, {} vm records",
-                ev.lines,
-                ev.syscalls.len(),
-                ev.files.len(),
-                ev.vms.len()
-            )))
-            .collect(),
-    ));
-    out.push(result(
-        "events.jsonl: no records lost".into(),
-        (!ev.lost.is_empty()).then(|| format!("{} lost line(s)", ev.lost.len())),
-        ev.lost.iter().take(5).cloned().collect(),
+    let ev = input.events.as_ref().unwrap_or(&empty);
+    out.extend(stream_checks(
+        "events.jsonl: every line is a reader JSON object; syscall, file and vm lines have the documented fields (call_id, task, file identity)",
+        input.events.as_ref().map(|e| &e.stream),
+        format!(
+            "{} lines, {} syscall records, {} file records, {} vm records",
+            ev.stream.lines,
+            ev.syscalls.len(),
+            ev.files.len(),
+            ev.vms.len()
+        ),
     ));
 
     // Records of guests the scenario does not trace, or of no guest.
-    let traced: BTreeSet<&str> = s
-        .guests
-        .iter()
-        .filter(|g| g.traced)
-        .map(|g| g.uuid.as_str())
-        .collect();
+    let traced = s.traced_uuids();
     let mut traced_ids: BTreeSet<u64> = BTreeSet::new();
     let mut others: BTreeMap<String, usize> = BTreeMap::new();
     for r in &ev.syscalls {
@@ -530,15 +477,11 @@ fn guest_checks(
     input: &Input,
     opts: &Options,
     ev: &Events,
-    g: &crate::input::SummaryGuest,
+    g: &SummaryGuest,
     out: &mut Vec<TestResult>,
 ) {
     let n = g.n;
-    let log = input
-        .logs
-        .get(&n)
-        .cloned()
-        .unwrap_or_else(|| Err("no log".into()));
+    let log = guest_log(&input.logs, n);
     let name = format!("vm{n}: lt-ident ran, its self-checks passed (exit 0, LTDONE ok, every part and object reported, unique marks)");
     out.push(match &log {
         Ok(l) => {
@@ -548,15 +491,7 @@ fn guest_checks(
         Err(e) => result(name, Some(e.clone()), vec![]),
     });
     let log = log.unwrap_or_default();
-    out.push(result(
-        format!("vm{n}: the guest sees its SMBIOS UUID {}", g.uuid),
-        match log.uuid.as_deref() {
-            Some(u) if u == g.uuid => None,
-            Some(u) => Some(format!("it says {u}")),
-            None => Some("no LTUUID line".into()),
-        },
-        vec![],
-    ));
+    out.push(uuid_check(g, log.run.uuid.as_deref()));
     out.push(kernel_check(
         n,
         input.kernels.get(&n),

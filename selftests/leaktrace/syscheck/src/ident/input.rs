@@ -3,8 +3,10 @@
 //! The inputs of `ident-check`, parsed: the reader's `events.jsonl` with the
 //! introspection fields (syscall records' `call_id` and `task`, file
 //! records, profile VM records), each guest's `vmN.log` with the lines
-//! `lt-ident` prints, and the guests' kernels from `summary.txt`.
+//! `lt-ident` prints, and the guests' kernels from `summary.txt`. What does
+//! not depend on the program is [`crate::input`]'s.
 
+use crate::input::{parse_u64, record, vm_number, EventStream, RunLog};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -226,62 +228,39 @@ pub struct Events {
     pub files: Vec<File>,
     /// VM records.
     pub vms: Vec<VmEvent>,
-    /// `lost` lines, as text.
-    pub lost: Vec<String>,
-    /// Lines that are not JSON objects with a type, or syscall, file and vm
-    /// lines without the documented fields: (line, error).
-    pub bad_lines: Vec<(usize, String)>,
-    /// Number of lines.
-    pub lines: usize,
+    /// Line count, `lost` lines, and lines that are not JSON objects with a
+    /// type, or syscall, file and vm lines without the documented fields.
+    pub stream: EventStream,
 }
 
 impl Events {
     /// Parses the reader's output; never fails, bad lines are collected.
     pub fn parse(text: &str) -> Self {
-        let mut ev = Events::default();
-        for (i, line) in text.lines().enumerate() {
-            let ln = i + 1;
-            ev.lines = ln;
-            if line.trim().is_empty() {
-                ev.bad_lines.push((ln, "empty line".into()));
-                continue;
+        let (mut syscalls, mut files, mut vms) = (Vec::new(), Vec::new(), Vec::new());
+        let stream = EventStream::parse(text, |ty, v, line| {
+            match ty {
+                "syscall" => syscalls.push(Syscall {
+                    line,
+                    ..record(v, "syscall")?
+                }),
+                "file" => files.push(File {
+                    line,
+                    ..record(v, "file")?
+                }),
+                "vm" => vms.push(VmEvent {
+                    line,
+                    ..record(v, "vm")?
+                }),
+                _ => {}
             }
-            let v: serde_json::Value = match serde_json::from_str(line) {
-                Ok(v) => v,
-                Err(e) => {
-                    ev.bad_lines.push((ln, format!("not JSON: {e}")));
-                    continue;
-                }
-            };
-            let ty = v.get("type").and_then(|t| t.as_str()).map(str::to_string);
-            match ty.as_deref() {
-                Some("syscall") => match serde_json::from_value::<Syscall>(v) {
-                    Ok(mut s) => {
-                        s.line = ln;
-                        ev.syscalls.push(s);
-                    }
-                    Err(e) => ev.bad_lines.push((ln, format!("syscall record: {e}"))),
-                },
-                Some("file") => match serde_json::from_value::<File>(v) {
-                    Ok(mut f) => {
-                        f.line = ln;
-                        ev.files.push(f);
-                    }
-                    Err(e) => ev.bad_lines.push((ln, format!("file record: {e}"))),
-                },
-                Some("vm") => match serde_json::from_value::<VmEvent>(v) {
-                    Ok(mut m) => {
-                        m.line = ln;
-                        ev.vms.push(m);
-                    }
-                    Err(e) => ev.bad_lines.push((ln, format!("vm record: {e}"))),
-                },
-                Some("lost") => ev.lost.push(line.to_string()),
-                Some(_) => {}
-                None => ev.bad_lines.push((ln, "no \"type\"".into())),
-            }
+            Ok(())
+        });
+        Events {
+            syscalls,
+            files,
+            vms,
+            stream,
         }
-        ev
     }
 }
 
@@ -387,26 +366,12 @@ pub struct IdentLog {
     pub calls: Vec<CallLine>,
     /// `LTIDENT file` lines, in order.
     pub files: Vec<FileLine>,
-    /// `LTDONE` lines' text (`ok`, `failed (N)`).
-    pub done: Vec<String>,
-    /// `LTFAIL` lines.
-    pub failures: Vec<String>,
-    /// The `LTUUID` line's UUID, lower case.
-    pub uuid: Option<String>,
+    /// The program's verdict, its UUID and its exit status.
+    pub run: RunLog,
     /// The `LTKERNEL` line: the guest's `uname -r`.
     pub kernel: Option<String>,
-    /// `leaktrace-exit-status: RC`, the last one.
-    pub exit_status: Option<i64>,
     /// `LTIDENT` lines that did not parse: (line, error).
     pub bad_lines: Vec<(usize, String)>,
-}
-
-/// A number in decimal, or hexadecimal with `0x`.
-fn parse_u64(v: &str) -> Option<u64> {
-    match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => v.parse().ok(),
-    }
 }
 
 /// `k=v` words; the value of `last` (if given) is the rest of the line,
@@ -533,26 +498,16 @@ impl IdentLog {
     /// Parses a guest's `vmN.log`.
     pub fn parse(text: &str) -> Self {
         let mut g = IdentLog::default();
-        for (i, line) in text.lines().enumerate() {
-            let ln = i + 1;
-            let line = line.trim_end_matches('\r');
+        let run = RunLog::parse(text, |line, ln| {
             if let Some(rest) = line.strip_prefix("LTIDENT ") {
                 if let Err(e) = g.parse_ident(rest, ln) {
                     g.bad_lines.push((ln, e));
                 }
-            } else if let Some(rest) = line.strip_prefix("LTDONE ") {
-                g.done.push(rest.to_string());
-            } else if line.starts_with("LTFAIL") {
-                g.failures.push(line.to_string());
-            } else if let Some(rest) = line.strip_prefix("LTUUID ") {
-                g.uuid = Some(rest.trim().to_ascii_lowercase());
             } else if let Some(rest) = line.strip_prefix("LTKERNEL ") {
                 g.kernel = Some(rest.trim().to_string());
-            } else if let Some(rest) = line.strip_prefix("leaktrace-exit-status: ") {
-                g.exit_status = rest.trim().parse().ok();
             }
-        }
-        g
+        });
+        IdentLog { run, ..g }
     }
 
     /// One `LTIDENT` line, after the tag.
@@ -584,11 +539,7 @@ pub fn summary_kernels(text: &str) -> BTreeMap<u32, String> {
     let mut m = BTreeMap::new();
     for line in text.lines() {
         let mut words = line.split_whitespace();
-        let Some(n) = words
-            .next()
-            .and_then(|w| w.strip_prefix("vm"))
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
+        let Some(n) = words.next().and_then(vm_number) else {
             continue;
         };
         if let Some(k) = words.find_map(|w| w.strip_prefix("kernel=")) {

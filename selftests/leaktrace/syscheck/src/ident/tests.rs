@@ -1123,8 +1123,8 @@ leaktrace-exit-status: 0
     let t = &g.files[4];
     assert_eq!(t.local.as_deref(), Some("127.0.0.1:47011"));
     assert_eq!(t.remote.as_deref(), Some("127.0.0.1:40582"));
-    assert_eq!(g.done, ["ok"]);
-    assert_eq!(g.exit_status, Some(0));
+    assert_eq!(g.run.done, ["ok"]);
+    assert_eq!(g.run.exit_status, Some(0));
 }
 
 #[test]
