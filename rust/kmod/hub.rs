@@ -107,12 +107,17 @@ impl Hub {
             let mut record = build(&ring.counters());
             ring.push(record.as_bytes_mut())
         };
+        self.pushed(pushed);
+    }
+
+    /// Wakes readers for a queued record; a malformed one is our bug.
+    fn pushed(&self, pushed: core::result::Result<Pushed, PushError>) {
         match pushed {
             Ok(Pushed::Queued(_)) => self.readable.notify_all(),
             // Counted by the ring and visible to readers as a `seq` gap.
             Ok(Pushed::Dropped(_)) => {}
             Err(PushError::Malformed) => {
-                pr_warn_once!("dropped a malformed record (kind size mismatch): a leaktrace bug\n")
+                pr_warn_once!("dropped a malformed record (size mismatch): a leaktrace bug\n")
             }
         }
     }
@@ -129,13 +134,7 @@ impl Hub {
         // Cannot truncate: FILE_PATH_MAX-sized records fit RECORD_MAX_SIZE.
         record.header.size = size as u16;
         let pushed = self.ring.lock().push(&mut record.as_bytes_mut()[..size]);
-        match pushed {
-            Ok(Pushed::Queued(_)) => self.readable.notify_all(),
-            Ok(Pushed::Dropped(_)) => {}
-            Err(PushError::Malformed) => {
-                pr_warn_once!("dropped a malformed file record: a leaktrace bug\n")
-            }
-        }
+        self.pushed(pushed);
     }
 
     /// Queues the record that opens every stream.

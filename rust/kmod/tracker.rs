@@ -700,14 +700,7 @@ impl Tracker {
             Err(_) => Resolution::Unresolved,
         };
         if status == Resolution::Unresolved {
-            // Keep nothing a forged structure may have put there.
-            record = FileRecord {
-                vm_id: vm.id,
-                role,
-                call_id,
-                fd,
-                ..FileRecord::default()
-            };
+            // file_identity() left the identity fields zero.
             vm.unresolved.fetch_add(1, ordering::Relaxed);
         } else if status == Resolution::Resolved {
             vm.resolved.fetch_add(1, ordering::Relaxed);
@@ -741,6 +734,7 @@ impl Tracker {
         let nr = regs.rax;
         let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
         const _: () = assert!(SYSCALL_ARGS == 6);
+        let ends = nr == NR_EXIT || nr == NR_EXIT_GROUP;
         let mut mem = VcpuMemory { vcpu };
         let task = match self.view(&vm, profile.as_deref(), binding, regs.lstar, &mut mem) {
             View::Kernel(kernel) => {
@@ -763,7 +757,6 @@ impl Tracker {
                             );
                         }
                     }
-                    let ends = nr == NR_EXIT || nr == NR_EXIT_GROUP;
                     if proc_file && fdcalls::is_write(nr) {
                         // Maybe /proc/PID/comm, of any task.
                         vm.state.lock().tasks.clear();
@@ -805,7 +798,7 @@ impl Tracker {
             task,
         };
 
-        if nr == NR_EXIT || nr == NR_EXIT_GROUP {
+        if ends {
             let record = SyscallRecord {
                 exit_ns: now,
                 ..record
@@ -832,8 +825,9 @@ impl Tracker {
         );
     }
 
-    /// Emits the file records of the descriptors a successful call created
-    /// (its return value, or the pair it wrote to user memory).
+    /// Emits the file records of the descriptors `produced`, which the
+    /// successful call `record` of a resolved task created (its return
+    /// value, or the pair it wrote to user memory).
     fn emit_created_files(
         &self,
         vm: &Vm,
@@ -841,14 +835,8 @@ impl Tracker {
         profile: Option<&Profile>,
         binding: Binding,
         record: &SyscallRecord,
+        produced: FdResult,
     ) {
-        if record.task.status != Resolution::Resolved as u32 || record.ret < 0 {
-            return;
-        }
-        let produced = fdcalls::fd_result(record.nr, &record.args);
-        if produced == FdResult::Nothing {
-            return;
-        }
         let (Some(profile), ProfileState::Active) = (profile, binding.state) else {
             return;
         };
@@ -896,12 +884,17 @@ impl Tracker {
         // RAX holds the return value as a signed long.
         record.ret = regs.rax as i64;
         record.exit_ns = shim::clock_ns();
-        if fdcalls::fd_result(record.nr, &record.args) != FdResult::Nothing {
+        let produced = if record.task.status == Resolution::Resolved as u32 && record.ret >= 0 {
+            fdcalls::fd_result(record.nr, &record.args)
+        } else {
+            FdResult::Nothing
+        };
+        if produced != FdResult::Nothing {
             // Reading the new descriptors may sleep: not under the lock.
             let profile = st.profile.clone();
             let binding = st.binding;
             drop(st);
-            self.emit_created_files(&vm, vcpu, profile.as_deref(), binding, &record);
+            self.emit_created_files(&vm, vcpu, profile.as_deref(), binding, &record, produced);
             st = vm.state.lock();
         }
         self.emit_call(&mut st.calls, record, SyscallEnd::Returned);

@@ -255,8 +255,32 @@ impl Kernel<'_> {
     }
 
     /// Fills the identity fields of `out` (kind, mode, device, inode,
-    /// path, socket) for the `struct file` at `file`, opened by `task`.
+    /// path, socket) for the `struct file` at `file`, opened by `task`. On
+    /// a fault they are all zero again: nothing a forged structure put
+    /// there is kept.
     pub fn file_identity(
+        &self,
+        mem: &mut impl GuestMemory,
+        task: u64,
+        file: u64,
+        out: &mut FileRecord,
+    ) -> Result<(), Fault> {
+        let result = self.fill_file_identity(mem, task, file, out);
+        if result.is_err() {
+            out.file = 0;
+            out.mode = 0;
+            out.kind = FileKind::Unknown as u32;
+            out.ino = 0;
+            out.dev_major = 0;
+            out.dev_minor = 0;
+            out.flags = 0;
+            out.path_len = 0;
+            out.socket = Default::default();
+        }
+        result
+    }
+
+    fn fill_file_identity(
         &self,
         mem: &mut impl GuestMemory,
         task: u64,

@@ -365,10 +365,18 @@ fn forged_mount_cycle_is_bounded() {
 
 #[test]
 fn forged_lengths_and_pointers_are_unresolved() {
-    // A huge name length.
+    // A huge name length, found after the inode was read: nothing of
+    // what was read before the fault stays in the record.
     let (mut m, p) = guest();
     m.w32(DENTRY_FILE + u64::from(p.offsets.dentry_d_name_len), 1 << 20);
     assert_eq!(resolve_fd(&mut m, &p, 3), Err(Fault));
+    let k = Kernel {
+        profile: &p,
+        slide: SLIDE,
+    };
+    let mut out = FileRecord::default();
+    assert_eq!(k.file_identity(&mut m, TASK, FILE, &mut out), Err(Fault));
+    assert_eq!(out, FileRecord::default());
     // A name pointer into user space.
     let (mut m, p) = guest();
     m.w64(DENTRY_FILE + u64::from(p.offsets.dentry_d_name_name), 0x4000_0000);
