@@ -22,7 +22,7 @@
 //! ioctl number).
 
 /// Version of this ABI, carried in every record header and in [`Info`].
-pub const ABI_VERSION: u16 = 2;
+pub const ABI_VERSION: u16 = 3;
 
 /// First field of every record: the bytes `"LT"` read as a little-endian u16.
 pub const RECORD_MAGIC: u16 = 0x544c;
@@ -94,6 +94,10 @@ pub enum RecordKind {
     Syscall = 5,
     /// [`FileRecord`]: what a file descriptor of a system call refers to.
     File = 6,
+    /// [`DiffusionRecord`]: confidential data reached a new place.
+    Diffusion = 7,
+    /// [`PressureRecord`]: a propagation table was full and forgot an entry.
+    Pressure = 8,
 }
 
 impl RecordKind {
@@ -107,6 +111,8 @@ impl RecordKind {
             4 => Some(Self::Vm),
             5 => Some(Self::Syscall),
             6 => Some(Self::File),
+            7 => Some(Self::Diffusion),
+            8 => Some(Self::Pressure),
             _ => None,
         }
     }
@@ -559,8 +565,11 @@ pub const FILE_SOCKET_VALID: u32 = 1 << 2;
 pub const FILE_PATH_MAX: usize = 512;
 
 /// What a socket is bound and connected to, as far as the guest kernel's
-/// `struct sock_common` says. Addresses are IPv4 in network byte order in
-/// the first 4 bytes, or IPv6.
+/// `struct sock_common` says. For `AF_INET`, addresses are IPv4 in network
+/// byte order in the first 4 bytes. For `AF_UNIX`, `local_addr` holds the
+/// guest address of the socket's `struct sock` and `remote_addr` that of
+/// its peer (0 when unconnected), as little-endian u64s in their first 8
+/// bytes: what identifies a UNIX connection's two directions.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SocketIdentity {
@@ -715,6 +724,19 @@ pub struct VmInfo {
     /// Tasks and files that could not be resolved (see
     /// [`Resolution::Unresolved`]).
     pub unresolved: u64,
+    /// Diffusion records produced for this VM (exfiltrations included).
+    pub diffusions: u64,
+    /// Of those, data sent out of the traced VMs ([`DiffusionOp::Exfiltrate`]).
+    pub exfiltrations: u64,
+    /// Entries in the VM's propagation tables now (all tables).
+    pub table_entries: u32,
+    /// Their capacity (all tables).
+    pub table_capacity: u32,
+    /// Entries forgotten because a table was full ([`PressureRecord`]).
+    pub table_evictions: u64,
+    /// Diffusions that could not be followed (no memory, or more calls in
+    /// flight with confidential data than the module keeps).
+    pub diffusions_lost: u64,
 }
 
 /// A VM's introspection profile state; `profile` of [`VmInfo`].
@@ -802,7 +824,7 @@ pub struct SelectionRequest {
 /// `magic` of [`Profile`]: `"LTPF"`.
 pub const PROFILE_MAGIC: u32 = u32::from_le_bytes(*b"LTPF");
 /// `version` of [`Profile`]; changes with any change of its layout.
-pub const PROFILE_VERSION: u32 = 1;
+pub const PROFILE_VERSION: u32 = 2;
 /// Longest kernel banner a profile carries.
 pub const PROFILE_BANNER_MAX: usize = 256;
 /// Longest build id a profile carries.
@@ -889,6 +911,10 @@ pub struct ProfileOffsets {
     pub sock_common_skc_num: u32,
     /// Size of `task_struct.comm` (checked against [`COMM_LEN`]).
     pub task_comm_size: u32,
+    /// `unix_sock.peer` (`struct unix_sock` starts with its `struct sock`).
+    pub unix_sock_peer: u32,
+    /// Padding, zero.
+    pub reserved: u32,
 }
 
 /// Introspection profile of one guest kernel build, made by `leaktrace
@@ -1029,6 +1055,416 @@ pub struct ProfileLoadRequest {
     pub reserved2: u32,
 }
 
+/// What a node of the diffusion graph is; `kind` of [`Node`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeKind {
+    /// No node (unused side).
+    None = 0,
+    /// A guest process (all its threads: one address space). `id`: its
+    /// process id (tgid).
+    Process = 1,
+    /// A file with a name: `dev` and `id` are its device and inode number.
+    File = 2,
+    /// A pipe or FIFO (data written is what is read): `dev` and `id` are
+    /// its inode's.
+    Pipe = 3,
+    /// One direction of a connected UNIX socket: `id` is the guest address
+    /// of the sending end's `struct sock`.
+    UnixSocket = 4,
+    /// One direction of an IPv4 conversation, inside one VM (loopback) or
+    /// between two traced VMs: `src` sent to `dst`.
+    Flow = 5,
+    /// A System V shared memory segment: `id` is its shmid.
+    SharedMemory = 6,
+    /// A message queue: System V (`id` its msqid, `dev` 0) or POSIX (`dev`
+    /// and `id` the mqueue inode's).
+    MessageQueue = 7,
+    /// A destination outside the traced VMs: `dst` (and `src`, the VM's
+    /// end).
+    Remote = 8,
+}
+
+impl NodeKind {
+    /// Converts a raw `kind` field, or `None` for an unknown value.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            0 => Some(Self::None),
+            1 => Some(Self::Process),
+            2 => Some(Self::File),
+            3 => Some(Self::Pipe),
+            4 => Some(Self::UnixSocket),
+            5 => Some(Self::Flow),
+            6 => Some(Self::SharedMemory),
+            7 => Some(Self::MessageQueue),
+            8 => Some(Self::Remote),
+            _ => None,
+        }
+    }
+}
+
+/// A place confidential data can be: one end of a [`DiffusionRecord`].
+/// Two nodes are the same node when all their fields are equal.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Node {
+    /// A [`NodeKind`] value.
+    pub kind: u32,
+    /// The VM the node is in: for a [`NodeKind::Flow`] between two VMs,
+    /// 0 (flows between VMs belong to the host); for a loopback flow,
+    /// the VM.
+    pub vm_id: u32,
+    /// Kind-specific identity (see [`NodeKind`]).
+    pub id: u64,
+    /// Device of a file, pipe or POSIX queue: `major << 20 | minor`, the
+    /// kernel's `dev_t`.
+    pub dev: u32,
+    /// Flows and remotes: the socket type (`SOCK_STREAM` 1, `SOCK_DGRAM` 2).
+    pub sock_type: u32,
+    /// Flows and remotes: sender's IPv4 address, network byte order.
+    pub src_addr: [u8; 4],
+    /// Flows and remotes: receiver's IPv4 address, network byte order.
+    pub dst_addr: [u8; 4],
+    /// Flows and remotes: sender's port.
+    pub src_port: u16,
+    /// Flows and remotes: receiver's port.
+    pub dst_port: u16,
+    /// Padding, zero.
+    pub reserved: u32,
+}
+
+/// How data moved; `op` of [`DiffusionRecord`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DiffusionOp {
+    /// A process read a file, pipe, socket or queue (`read`, `recvfrom`,
+    /// `msgrcv`, ...).
+    Read = 1,
+    /// A process wrote to a file, pipe, socket or queue.
+    Write = 2,
+    /// A process mapped a file (`mmap`): readable, the process; shared and
+    /// writable by a process carrying secrets, the file.
+    Map = 3,
+    /// A new process (`fork`, `vfork`, `clone`, `clone3`) from its parent.
+    Inherit = 4,
+    /// The kernel copied between two descriptors for the process
+    /// (`sendfile`, `splice`, `tee`, `copy_file_range`).
+    Transfer = 5,
+    /// A process attached System V shared memory (`shmat`).
+    Attach = 6,
+    /// Data left the traced VMs for `target` ([`NodeKind::Remote`]).
+    Exfiltrate = 7,
+    /// A confidential file was seen under a new name (rename, link):
+    /// `source` and `target` are the same file, the names old and new.
+    Rename = 8,
+    /// A file matched a secret's pattern and is now confidential:
+    /// `source` and `target` are the file.
+    Source = 9,
+}
+
+impl DiffusionOp {
+    /// Converts a raw `op` field, or `None` for an unknown value.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            1 => Some(Self::Read),
+            2 => Some(Self::Write),
+            3 => Some(Self::Map),
+            4 => Some(Self::Inherit),
+            5 => Some(Self::Transfer),
+            6 => Some(Self::Attach),
+            7 => Some(Self::Exfiltrate),
+            8 => Some(Self::Rename),
+            9 => Some(Self::Source),
+            _ => None,
+        }
+    }
+}
+
+/// Most secrets defined at once; a set of secrets is a `u64` bit mask
+/// (bit N: secret id N).
+pub const SECRETS_MAX: usize = 64;
+
+/// Longest name of one node a [`DiffusionRecord`] carries (the tail of a
+/// longer path is kept).
+pub const DIFFUSION_NAME_MAX: usize = 256;
+
+/// `flags` of [`DiffusionRecord`]: the source's name is the tail of a
+/// longer one.
+pub const DIFFUSION_SOURCE_NAME_TRUNCATED: u32 = 1 << 0;
+/// The target's name is the tail of a longer one.
+pub const DIFFUSION_TARGET_NAME_TRUNCATED: u32 = 1 << 1;
+
+/// [`RecordKind::Diffusion`]: confidential data reached a node that did
+/// not hold all of it yet (one record per new edge of the diffusion
+/// graph, not per call: a process reading a secret in 4 KiB pieces makes
+/// one). Produced when the call returns, after that call's
+/// [`SyscallRecord`]'s file records. Variable-sized: `header.size` covers
+/// `source_name_len + target_name_len` bytes of `names`, rounded up to
+/// [`RECORD_ALIGN`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiffusionRecord {
+    /// Common header; `time_ns` is when the call returned.
+    pub header: RecordHeader,
+    /// The VM where it happened (for a flow between VMs: the receiver's
+    /// VM when `op` is `Read`, the sender's when `Write`).
+    pub vm_id: u32,
+    /// A [`DiffusionOp`] value.
+    pub op: u32,
+    /// The call's [`SyscallRecord::call_id`] in `vm_id`.
+    pub call_id: u64,
+    /// The system call number (x86-64).
+    pub nr: u64,
+    /// Every secret the data carries (bit N: secret id N).
+    pub secrets: u64,
+    /// Those the target did not carry before.
+    pub new_secrets: u64,
+    /// The process that made the call.
+    pub actor: TaskIdentity,
+    /// Where the data came from.
+    pub source: Node,
+    /// Where it went.
+    pub target: Node,
+    /// Bytes of `names` that are the source's name (path, or comm).
+    pub source_name_len: u16,
+    /// Bytes of `names` after those that are the target's name.
+    pub target_name_len: u16,
+    /// `DIFFUSION_*` flags.
+    pub flags: u32,
+    /// The source's name, then the target's; no NULs.
+    pub names: [u8; 2 * DIFFUSION_NAME_MAX],
+}
+
+impl Default for DiffusionRecord {
+    fn default() -> Self {
+        Self {
+            header: RecordHeader::default(),
+            vm_id: 0,
+            op: 0,
+            call_id: 0,
+            nr: 0,
+            secrets: 0,
+            new_secrets: 0,
+            actor: TaskIdentity::default(),
+            source: Node::default(),
+            target: Node::default(),
+            source_name_len: 0,
+            target_name_len: 0,
+            flags: 0,
+            names: [0; 2 * DIFFUSION_NAME_MAX],
+        }
+    }
+}
+
+impl DiffusionRecord {
+    /// Size of the record without `names`.
+    pub const FIXED_SIZE: usize = core::mem::size_of::<Self>() - 2 * DIFFUSION_NAME_MAX;
+
+    /// Size of a record carrying `names_len` bytes of names.
+    pub const fn size_for(names_len: usize) -> usize {
+        let max = 2 * DIFFUSION_NAME_MAX;
+        let len = if names_len > max { max } else { names_len };
+        (Self::FIXED_SIZE + len).next_multiple_of(RECORD_ALIGN)
+    }
+
+    /// Sets the two names, keeping the tail of each past
+    /// [`DIFFUSION_NAME_MAX`] bytes and flagging it.
+    pub fn set_names(&mut self, source: &[u8], target: &[u8]) {
+        let source = if source.len() > DIFFUSION_NAME_MAX {
+            self.flags |= DIFFUSION_SOURCE_NAME_TRUNCATED;
+            &source[source.len() - DIFFUSION_NAME_MAX..]
+        } else {
+            source
+        };
+        let target = if target.len() > DIFFUSION_NAME_MAX {
+            self.flags |= DIFFUSION_TARGET_NAME_TRUNCATED;
+            &target[target.len() - DIFFUSION_NAME_MAX..]
+        } else {
+            target
+        };
+        self.names[..source.len()].copy_from_slice(source);
+        self.names[source.len()..source.len() + target.len()].copy_from_slice(target);
+        self.source_name_len = source.len() as u16;
+        self.target_name_len = target.len() as u16;
+    }
+
+    /// Bytes of `names` in use.
+    pub fn names_len(&self) -> usize {
+        usize::from(self.source_name_len) + usize::from(self.target_name_len)
+    }
+
+    /// Reads a (possibly short) diffusion record: `bytes` is the whole
+    /// record as `header.size` delimits it. `None` if it is shorter than
+    /// the fixed part or the names do not fit.
+    pub fn read_record(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() < Self::FIXED_SIZE || bytes.len() > core::mem::size_of::<Self>() {
+            return None;
+        }
+        let mut full = [0u8; core::mem::size_of::<Self>()];
+        full[..bytes.len()].copy_from_slice(bytes);
+        let record = Self::read_from(&full)?;
+        if usize::from(record.source_name_len) > DIFFUSION_NAME_MAX
+            || usize::from(record.target_name_len) > DIFFUSION_NAME_MAX
+            || record.names_len() > bytes.len() - Self::FIXED_SIZE
+        {
+            return None;
+        }
+        Some(record)
+    }
+
+    /// The source's name.
+    pub fn source_name(&self) -> &[u8] {
+        let len = usize::from(self.source_name_len).min(DIFFUSION_NAME_MAX);
+        &self.names[..len]
+    }
+
+    /// The target's name.
+    pub fn target_name(&self) -> &[u8] {
+        let start = usize::from(self.source_name_len).min(DIFFUSION_NAME_MAX);
+        let len = usize::from(self.target_name_len).min(DIFFUSION_NAME_MAX);
+        &self.names[start..start + len]
+    }
+}
+
+/// Which propagation table; `table` of [`PressureRecord`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableKind {
+    /// Processes carrying secrets.
+    Processes = 1,
+    /// Files, pipes, queues, shared memory and UNIX sockets carrying
+    /// secrets (and confidential files).
+    Objects = 2,
+    /// IPv4 flows carrying secrets (shared by all VMs).
+    Flows = 3,
+    /// Calls in flight that will move confidential data when they return.
+    InFlight = 4,
+}
+
+impl TableKind {
+    /// Converts a raw `table` field, or `None` for an unknown value.
+    pub const fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            1 => Some(Self::Processes),
+            2 => Some(Self::Objects),
+            3 => Some(Self::Flows),
+            4 => Some(Self::InFlight),
+            _ => None,
+        }
+    }
+}
+
+/// [`RecordKind::Pressure`]: a propagation table was full, so an entry
+/// was forgotten (the oldest one): what it carried is no longer followed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PressureRecord {
+    /// Common header.
+    pub header: RecordHeader,
+    /// The VM whose table it is (0 for the flows table).
+    pub vm_id: u32,
+    /// A [`TableKind`] value.
+    pub table: u32,
+    /// The table's capacity (entries).
+    pub capacity: u32,
+    /// Padding, zero.
+    pub reserved: u32,
+    /// The node forgotten.
+    pub node: Node,
+    /// The secrets it carried.
+    pub secrets: u64,
+    /// Entries this table has forgotten so far.
+    pub evictions: u64,
+}
+
+/// `op` of [`SecretRequest`]: define a secret; the reply's `id` names it.
+pub const SECRET_ADD: u32 = 1;
+/// Remove secret `id`: no new file becomes confidential through it; what
+/// it already marked stays marked (the data is out).
+pub const SECRET_REMOVE: u32 = 2;
+
+/// Longest secret pattern, in bytes.
+pub const SECRET_PATTERN_MAX: usize = 256;
+
+/// Argument of [`IOCTL_SECRET`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretRequest {
+    /// [`SECRET_ADD`] or [`SECRET_REMOVE`].
+    pub op: u32,
+    /// `SECRET_ADD`: out, the new secret's id (0..[`SECRETS_MAX`]);
+    /// `SECRET_REMOVE`: in, the secret to remove.
+    pub id: u32,
+    /// `SECRET_ADD`: the VM the secret is in; zero with `all`.
+    pub uuid: Uuid,
+    /// `SECRET_ADD`: 1 for every VM, else 0.
+    pub all: u32,
+    /// Bytes of `pattern` in use (1..=[`SECRET_PATTERN_MAX`]).
+    pub pattern_len: u32,
+    /// `SECRET_ADD`: an absolute path glob (Documentation/diffusion.rst):
+    /// `*` and `?` within a component, `**` across components.
+    pub pattern: [u8; SECRET_PATTERN_MAX],
+}
+
+impl Default for SecretRequest {
+    fn default() -> Self {
+        Self {
+            op: 0,
+            id: 0,
+            uuid: [0; UUID_SIZE],
+            all: 0,
+            pattern_len: 0,
+            pattern: [0; SECRET_PATTERN_MAX],
+        }
+    }
+}
+
+/// One secret in the reply of [`IOCTL_SECRET_LIST`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretInfo {
+    /// Its id (its bit in every `secrets` mask).
+    pub id: u32,
+    /// 1 if it applies to every VM.
+    pub all: u32,
+    /// The VM it applies to, unless `all`.
+    pub uuid: Uuid,
+    /// Files that became confidential through it, in all VMs.
+    pub files: u64,
+    /// Bytes of `pattern` in use.
+    pub pattern_len: u32,
+    /// Padding, zero.
+    pub reserved: u32,
+    /// The pattern.
+    pub pattern: [u8; SECRET_PATTERN_MAX],
+}
+
+impl Default for SecretInfo {
+    fn default() -> Self {
+        Self {
+            id: 0,
+            all: 0,
+            uuid: [0; UUID_SIZE],
+            files: 0,
+            pattern_len: 0,
+            reserved: 0,
+            pattern: [0; SECRET_PATTERN_MAX],
+        }
+    }
+}
+
+/// Argument of [`IOCTL_SECRET_LIST`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SecretListRequest {
+    /// User address of an array of `capacity` [`SecretInfo`].
+    pub entries: u64,
+    /// Length of that array.
+    pub capacity: u32,
+    /// Out: the number of secrets; `min(count, capacity)` were written.
+    pub count: u32,
+}
+
 // SAFETY: all of these are `#[repr(C)]`, made of integers only, and laid out
 // without padding (checked by the size assertions below).
 unsafe impl Pod for RecordHeader {}
@@ -1066,6 +1502,18 @@ unsafe impl Pod for ProfileOffsets {}
 unsafe impl Pod for Profile {}
 // SAFETY: see above.
 unsafe impl Pod for ProfileLoadRequest {}
+// SAFETY: see above.
+unsafe impl Pod for Node {}
+// SAFETY: see above.
+unsafe impl Pod for DiffusionRecord {}
+// SAFETY: see above.
+unsafe impl Pod for PressureRecord {}
+// SAFETY: see above.
+unsafe impl Pod for SecretRequest {}
+// SAFETY: see above.
+unsafe impl Pod for SecretInfo {}
+// SAFETY: see above.
+unsafe impl Pod for SecretListRequest {}
 
 // The layout is the ABI: any change here is an ABI break.
 const _: () = assert!(core::mem::size_of::<RecordHeader>() == 24);
@@ -1083,11 +1531,18 @@ const _: () = assert!(core::mem::size_of::<TaskIdentity>() == 40);
 const _: () = assert!(core::mem::size_of::<SocketIdentity>() == 40);
 const _: () = assert!(FileRecord::FIXED_SIZE == 128);
 const _: () = assert!(FileRecord::size_for(FILE_PATH_MAX) <= RECORD_MAX_SIZE);
-const _: () = assert!(core::mem::size_of::<ProfileOffsets>() == 144);
-const _: () = assert!(core::mem::size_of::<Profile>() == 488);
+const _: () = assert!(core::mem::size_of::<ProfileOffsets>() == 152);
+const _: () = assert!(core::mem::size_of::<Profile>() == 496);
 const _: () = assert!(core::mem::size_of::<ProfileLoadRequest>() == 40);
-const _: () = assert!(core::mem::size_of::<VmInfo>() == 112);
+const _: () = assert!(core::mem::size_of::<VmInfo>() == 152);
 const _: () = assert!(core::mem::size_of::<VmListRequest>() == 16);
+const _: () = assert!(core::mem::size_of::<Node>() == 40);
+const _: () = assert!(DiffusionRecord::FIXED_SIZE == 192);
+const _: () = assert!(DiffusionRecord::size_for(2 * DIFFUSION_NAME_MAX) <= RECORD_MAX_SIZE);
+const _: () = assert!(core::mem::size_of::<PressureRecord>() == 96);
+const _: () = assert!(core::mem::size_of::<SecretRequest>() == 288);
+const _: () = assert!(core::mem::size_of::<SecretInfo>() == 296);
+const _: () = assert!(core::mem::size_of::<SecretListRequest>() == 16);
 const _: () = assert!(core::mem::size_of::<TraceRequest>() == 24);
 const _: () = assert!(core::mem::size_of::<SelectionRequest>() == 24);
 const _: () = assert!(core::mem::size_of::<VmRecord>().is_multiple_of(RECORD_ALIGN));
@@ -1143,3 +1598,14 @@ pub const IOCTL_GET_SELECTION: u32 =
 /// [`SELECTION_MAX`] per-UUID profiles. Applies to running VMs at their
 /// next traced system call, and to VMs started later.
 pub const IOCTL_PROFILE_LOAD: u32 = ioc(IOC_WRITE, 6, core::mem::size_of::<ProfileLoadRequest>());
+
+/// `_IOWR('L', 7, struct SecretRequest)`: define or remove a confidential
+/// source. `EINVAL` for an unknown `op`, a pattern that is empty, not
+/// absolute or not valid UTF-8, or a bad target; `ENOSPC` past
+/// [`SECRETS_MAX`]; `ENOENT` to remove an id not defined. Files match when
+/// a traced process of the VM first uses them after that.
+pub const IOCTL_SECRET: u32 = ioc(IOC_READ_WRITE, 7, core::mem::size_of::<SecretRequest>());
+
+/// `_IOWR('L', 8, struct SecretListRequest)`: the secrets defined.
+pub const IOCTL_SECRET_LIST: u32 =
+    ioc(IOC_READ_WRITE, 8, core::mem::size_of::<SecretListRequest>());
