@@ -1073,7 +1073,9 @@ pub enum NodeKind {
     /// of the sending end's `struct sock`.
     UnixSocket = 4,
     /// One direction of an IPv4 conversation, inside one VM (loopback) or
-    /// between two traced VMs: `src` sent to `dst`.
+    /// between two traced VMs: `src` sent to `dst`, received in VM
+    /// `vm_id`. Streams (TCP) carry both ends; datagram flows (UDP) only
+    /// `dst_port` (a receiver bound to any address cannot tell more).
     Flow = 5,
     /// A System V shared memory segment: `id` is its shmid.
     SharedMemory = 6,
@@ -1110,9 +1112,8 @@ impl NodeKind {
 pub struct Node {
     /// A [`NodeKind`] value.
     pub kind: u32,
-    /// The VM the node is in: for a [`NodeKind::Flow`] between two VMs,
-    /// 0 (flows between VMs belong to the host); for a loopback flow,
-    /// the VM.
+    /// The VM the node is in; for a [`NodeKind::Flow`], the receiving VM
+    /// (the sender's own for loopback); 0 for [`NodeKind::Remote`].
     pub vm_id: u32,
     /// Kind-specific identity (see [`NodeKind`]).
     pub id: u64,
@@ -1206,8 +1207,7 @@ pub const DIFFUSION_TARGET_NAME_TRUNCATED: u32 = 1 << 1;
 pub struct DiffusionRecord {
     /// Common header; `time_ns` is when the call returned.
     pub header: RecordHeader,
-    /// The VM where it happened (for a flow between VMs: the receiver's
-    /// VM when `op` is `Read`, the sender's when `Write`).
+    /// The VM of the process that made the call.
     pub vm_id: u32,
     /// A [`DiffusionOp`] value.
     pub op: u32,
@@ -1335,7 +1335,8 @@ pub enum TableKind {
     /// Files, pipes, queues, shared memory and UNIX sockets carrying
     /// secrets (and confidential files).
     Objects = 2,
-    /// IPv4 flows carrying secrets (shared by all VMs).
+    /// IPv4 flows carrying secrets, loopback and between VMs (one table
+    /// for the host: a flow is written in one VM and read in another).
     Flows = 3,
     /// Calls in flight that will move confidential data when they return.
     InFlight = 4,
@@ -1361,7 +1362,7 @@ impl TableKind {
 pub struct PressureRecord {
     /// Common header.
     pub header: RecordHeader,
-    /// The VM whose table it is (0 for the flows table).
+    /// The VM whose table it is (0 for the host's flows table).
     pub vm_id: u32,
     /// A [`TableKind`] value.
     pub table: u32,

@@ -29,6 +29,8 @@ pub fn fd_arguments(nr: u64) -> &'static [u8] {
         275 | 326 => &[0, 2],
         // tee(fd_in, fd_out, ...)
         276 => &[0, 1],
+        // mq_timedsend mq_timedreceive (POSIX queues are descriptors)
+        242 | 243 => &[0],
         _ => &[],
     }
 }
@@ -56,9 +58,9 @@ pub fn fd_result(nr: u64, args: &[u64; 6]) -> FdResult {
         // open creat openat openat2 dup dup2 dup3 socket accept accept4
         // epoll_create epoll_create1 eventfd eventfd2 signalfd signalfd4
         // timerfd_create inotify_init inotify_init1 memfd_create
-        // userfaultfd perf_event_open open_by_handle_at pidfd_open
+        // userfaultfd perf_event_open open_by_handle_at pidfd_open mq_open
         2 | 85 | 257 | 437 | 32 | 33 | 292 | 41 | 43 | 288 | 213 | 291 | 284 | 290 | 282 | 289
-        | 283 | 253 | 294 | 319 | 323 | 298 | 304 | 434 => FdResult::Returned,
+        | 283 | 253 | 294 | 319 | 323 | 298 | 304 | 434 | 240 => FdResult::Returned,
         72 if args[1] == F_DUPFD || args[1] == F_DUPFD_CLOEXEC => FdResult::Returned,
         // pipe pipe2
         22 | 293 => FdResult::Pair(0),

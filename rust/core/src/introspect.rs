@@ -350,7 +350,13 @@ impl Kernel<'_> {
                 out.socket.local_port = read_u16(mem, at(sk, o.sock_common_skc_num)?)?;
                 out.socket.remote_port = u16::from_be(read_u16(mem, at(sk, o.sock_common_skc_dport)?)?);
             }
-            AF_UNIX => {}
+            AF_UNIX => {
+                // Which direction of which connection: this end and its peer.
+                let peer = read_u64(mem, at(sk, o.unix_sock_peer)?)?;
+                let peer = if peer == 0 { 0 } else { struct_ptr(peer)? };
+                out.socket.local_addr[..8].copy_from_slice(&sk.to_le_bytes());
+                out.socket.remote_addr[..8].copy_from_slice(&peer.to_le_bytes());
+            }
             // Other families: the family and type are still worth having.
             _ => {}
         }

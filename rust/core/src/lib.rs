@@ -15,7 +15,9 @@ extern crate std;
 /// The shared ABI, under the name the modules below use in both builds.
 pub use leaktrace_abi as abi;
 
+pub mod diffusion;
 pub mod fdcalls;
+pub mod glob;
 pub mod introspect;
 pub mod pending;
 pub mod ring;

@@ -135,6 +135,8 @@ fn profile() -> Profile {
             sock_common_skc_dport: 0xc,
             sock_common_skc_num: 0xe,
             task_comm_size: 16,
+            unix_sock_peer: 0x300,
+            reserved: 0,
         },
         ..Profile::default()
     };
@@ -332,6 +334,34 @@ fn sockets_carry_their_addresses() {
     assert_eq!(&f.socket.local_addr[..4], &[127, 0, 0, 1]);
     assert_eq!(&f.socket.remote_addr[..4], &[10, 0, 2, 2]);
     assert_eq!((f.socket.local_port, f.socket.remote_port), (8080, 443));
+}
+
+#[test]
+fn unix_sockets_carry_their_sock_and_peer() {
+    let (mut m, p) = guest();
+    let o = p.offsets;
+    let sock_inode = HEAP + 0xd080;
+    let sk = HEAP + 0xe000;
+    let peer = HEAP + 0xf000;
+    m.w64(FILE + u64::from(o.file_f_inode), sock_inode);
+    m.w16(sock_inode + u64::from(o.inode_i_mode), 0o140777);
+    m.w64(sock_inode + u64::from(o.inode_i_sb), SB);
+    m.w16(HEAP + 0xd000 + u64::from(o.socket_type), 1);
+    m.w64(HEAP + 0xd000 + u64::from(o.socket_sk), sk);
+    m.w16(sk + u64::from(o.sock_common_skc_family), 1);
+    m.w64(sk + u64::from(o.unix_sock_peer), peer);
+    m.w64(FILE + u64::from(o.file_f_path) + u64::from(o.path_dentry), HEAP + 0xa000);
+    dentry(&mut m, &p, HEAP + 0xa000, HEAP + 0xa000, b"", NAMES + 0x80);
+    let f = resolve_fd(&mut m, &p, 3).unwrap();
+    assert_eq!(f.socket.family, 1);
+    assert_eq!(&f.socket.local_addr[..8], &sk.to_le_bytes());
+    assert_eq!(&f.socket.remote_addr[..8], &peer.to_le_bytes());
+    // Unconnected: no peer. A forged peer in user space: unresolved.
+    m.w64(sk + u64::from(o.unix_sock_peer), 0);
+    let f = resolve_fd(&mut m, &p, 3).unwrap();
+    assert_eq!(&f.socket.remote_addr[..8], &[0; 8]);
+    m.w64(sk + u64::from(o.unix_sock_peer), 0x7fff_0000_1000);
+    assert!(resolve_fd(&mut m, &p, 3).is_err());
 }
 
 #[test]
