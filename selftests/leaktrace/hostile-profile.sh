@@ -114,7 +114,7 @@ t_forged_offsets() {
 t_malformed() {
 	local before after f out
 	before=$(lt_vm_field "$LT_U1" profile)
-	printf '{"format": "leaktrace-profile", "version": 1,' >"$LT_JOBDIR/cut.json"
+	printf '{"format": "leaktrace-profile", "version": 2,' >"$LT_JOBDIR/cut.json"
 	lt_jq '.addresses.current_task = "0x1000"' "$PROFILES/testbed.json" >"$LT_JOBDIR/user-address.json"
 	lt_jq '.offsets.task_pid = 70000' "$PROFILES/testbed.json" >"$LT_JOBDIR/far-offset.json"
 	lt_jq '.version = 99' "$PROFILES/testbed.json" >"$LT_JOBDIR/version.json"

@@ -102,6 +102,7 @@ sock_common_skc_rcv_saddr sock_common skc_rcv_saddr
 sock_common_skc_dport sock_common skc_dport
 sock_common_skc_num sock_common skc_num
 task_comm_size task_struct comm
+unix_sock_peer unix_sock peer
 "
 
 # json FILE EXPR: a value of a profile (Python expression on `p`).
@@ -376,7 +377,7 @@ if [ -n "$good" ]; then
 	check "malformed: a profile without a field is refused" \
 		broken missing "missing \`offsets.socket_sk\`" "del p['offsets']['socket_sk']"
 	check "malformed: a profile of another version is refused" \
-		broken version "unsupported profile version 2" "p['version'] = 2"
+		broken version "unsupported profile version 1" "p['version'] = 1"
 	check "malformed: a profile the module would refuse is refused" \
 		broken comm "comm length" "p['offsets']['task_comm_size'] = 32"
 else

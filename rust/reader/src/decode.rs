@@ -18,10 +18,12 @@
 
 use core::fmt;
 use core::mem::size_of;
+use leaktrace_abi::DiffusionRecord;
 use leaktrace_abi::FileRecord;
 use leaktrace_abi::HeartbeatRecord;
 use leaktrace_abi::LoadedRecord;
 use leaktrace_abi::Pod;
+use leaktrace_abi::PressureRecord;
 use leaktrace_abi::RecordHeader;
 use leaktrace_abi::RecordKind;
 use leaktrace_abi::SyscallRecord;
@@ -33,7 +35,8 @@ use leaktrace_abi::RECORD_MAGIC;
 use leaktrace_abi::RECORD_MAX_SIZE;
 
 /// One decoded record.
-// A file record (640 bytes with its path buffer) makes the enum large;
+// A file record (640 bytes with its path buffer) and a diffusion record
+// (704 bytes with its names) make the enum large;
 // records are decoded and handled one at a time, and `Copy` keeps the
 // formatting code simple, so it is not boxed.
 #[allow(clippy::large_enum_variant)]
@@ -51,6 +54,10 @@ pub enum Record {
     Syscall(SyscallRecord),
     /// [`RecordKind::File`]: a file descriptor of a system call.
     File(FileRecord),
+    /// [`RecordKind::Diffusion`]: confidential data reached a new node.
+    Diffusion(DiffusionRecord),
+    /// [`RecordKind::Pressure`]: a propagation table forgot an entry.
+    Pressure(PressureRecord),
     /// A well-formed record of a kind this build does not know (a newer
     /// module); only its header is kept, its payload was skipped by `size`.
     Unknown(RecordHeader),
@@ -66,6 +73,8 @@ impl Record {
             Self::Vm(r) => &r.header,
             Self::Syscall(r) => &r.header,
             Self::File(r) => &r.header,
+            Self::Diffusion(r) => &r.header,
+            Self::Pressure(r) => &r.header,
             Self::Unknown(h) => h,
         }
     }
@@ -232,6 +241,22 @@ fn parse_file(bytes: &[u8], kind: RecordKind, size: u16) -> Result<FileRecord, P
     Ok(record)
 }
 
+/// Parses a variable-sized [`DiffusionRecord`]: its size must be exactly
+/// what its two name lengths need.
+fn parse_diffusion(bytes: &[u8], kind: RecordKind, size: u16) -> Result<DiffusionRecord, Problem> {
+    let wrong = |expected| Problem::WrongSizeForKind {
+        kind,
+        size,
+        expected,
+    };
+    let record = DiffusionRecord::read_record(bytes).ok_or(wrong(DiffusionRecord::FIXED_SIZE))?;
+    let expected = DiffusionRecord::size_for(record.names_len());
+    if usize::from(size) != expected {
+        return Err(wrong(expected));
+    }
+    Ok(record)
+}
+
 /// Decodes the record at the start of `bytes`; returns it and its size.
 ///
 /// Does not look at sequence numbers (see [`Decoder`]).
@@ -258,6 +283,10 @@ pub fn decode_record(bytes: &[u8]) -> Result<(Record, usize), Problem> {
         Some(kind @ RecordKind::Vm) => Record::Vm(parse(bytes, kind, header.size)?),
         Some(kind @ RecordKind::Syscall) => Record::Syscall(parse(bytes, kind, header.size)?),
         Some(kind @ RecordKind::File) => Record::File(parse_file(bytes, kind, header.size)?),
+        Some(kind @ RecordKind::Diffusion) => {
+            Record::Diffusion(parse_diffusion(bytes, kind, header.size)?)
+        }
+        Some(kind @ RecordKind::Pressure) => Record::Pressure(parse(bytes, kind, header.size)?),
         None => Record::Unknown(header),
     };
     Ok((record, size))
@@ -719,13 +748,138 @@ mod tests {
         let at = core::mem::offset_of!(FileRecord, path_len);
         buf[at..at + 4].copy_from_slice(&200u32.to_ne_bytes());
         let err = Decoder::new().decode(&buf, &mut Vec::new()).unwrap_err();
-        assert!(matches!(err.problem, Problem::WrongSizeForKind { .. }), "{err}");
+        assert!(
+            matches!(err.problem, Problem::WrongSizeForKind { .. }),
+            "{err}"
+        );
         // A size past what any path needs.
         let mut buf = file(0, b"/x");
         buf.extend([0u8; 8]);
         let size = buf.len() as u16;
         buf[6..8].copy_from_slice(&size.to_ne_bytes());
         let err = Decoder::new().decode(&buf, &mut Vec::new()).unwrap_err();
-        assert!(matches!(err.problem, Problem::WrongSizeForKind { .. }), "{err}");
+        assert!(
+            matches!(err.problem, Problem::WrongSizeForKind { .. }),
+            "{err}"
+        );
+    }
+    fn diffusion(seq: u64, source: &[u8], target: &[u8]) -> Vec<u8> {
+        let mut r = DiffusionRecord {
+            vm_id: 1,
+            op: leaktrace_abi::DiffusionOp::Read as u32,
+            call_id: 7,
+            secrets: 0b11,
+            new_secrets: 0b01,
+            ..Default::default()
+        };
+        r.source.kind = leaktrace_abi::NodeKind::File as u32;
+        r.target.kind = leaktrace_abi::NodeKind::Process as u32;
+        r.set_names(source, target);
+        let size = DiffusionRecord::size_for(r.names_len());
+        r.header = RecordHeader::new::<DiffusionRecord>(RecordKind::Diffusion, 700);
+        r.header.size = size as u16;
+        r.header.seq = seq;
+        r.as_bytes()[..size].to_vec()
+    }
+
+    #[test]
+    fn diffusion_records_are_variable_sized() {
+        let mut buf = diffusion(0, b"/secret/plan.txt", b"cat");
+        assert_eq!(buf.len(), DiffusionRecord::size_for(19));
+        assert_eq!(buf.len(), 192 + 24);
+        buf.extend(diffusion(1, b"", b""));
+        let long = vec![b'x'; 300];
+        buf.extend(diffusion(2, &long, &long));
+        let mut out = Vec::new();
+        Decoder::new().decode(&buf, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        let Event::Record(Record::Diffusion(d)) = out[0] else {
+            panic!("{:?}", out[0])
+        };
+        assert_eq!(d.source_name(), b"/secret/plan.txt");
+        assert_eq!(d.target_name(), b"cat");
+        assert_eq!((d.call_id, d.secrets, d.new_secrets), (7, 3, 1));
+        let Event::Record(Record::Diffusion(d)) = out[1] else {
+            panic!("{:?}", out[1])
+        };
+        assert!(d.source_name().is_empty() && d.target_name().is_empty());
+        let Event::Record(Record::Diffusion(d)) = out[2] else {
+            panic!("{:?}", out[2])
+        };
+        assert_eq!(d.header.size as usize, size_of::<DiffusionRecord>());
+        assert_eq!(d.source_name().len(), 256);
+        assert_ne!(d.flags & leaktrace_abi::DIFFUSION_SOURCE_NAME_TRUNCATED, 0);
+    }
+
+    #[test]
+    fn malformed_diffusion_records_are_refused() {
+        let wrong = |buf: &[u8]| {
+            let err = Decoder::new().decode(buf, &mut Vec::new()).unwrap_err();
+            assert!(
+                matches!(
+                    err.problem,
+                    Problem::WrongSizeForKind {
+                        kind: RecordKind::Diffusion,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        };
+        // Names longer than the record holds.
+        let mut buf = diffusion(0, b"/a", b"cat");
+        let at = core::mem::offset_of!(DiffusionRecord, target_name_len);
+        buf[at..at + 2].copy_from_slice(&40u16.to_ne_bytes());
+        wrong(&buf);
+        // A name over DIFFUSION_NAME_MAX, even in a record of the largest size.
+        let mut buf = diffusion(0, &[b'y'; 256], &[b'z'; 256]);
+        let at = core::mem::offset_of!(DiffusionRecord, source_name_len);
+        buf[at..at + 2].copy_from_slice(&300u16.to_ne_bytes());
+        let at = core::mem::offset_of!(DiffusionRecord, target_name_len);
+        buf[at..at + 2].copy_from_slice(&100u16.to_ne_bytes());
+        wrong(&buf);
+        // Padding past what the names need.
+        let mut buf = diffusion(0, b"/a", b"cat");
+        buf.extend([0u8; 8]);
+        let size = buf.len() as u16;
+        buf[6..8].copy_from_slice(&size.to_ne_bytes());
+        wrong(&buf);
+        // Shorter than the fixed part.
+        let mut buf = diffusion(0, b"", b"")[..128].to_vec();
+        buf[6..8].copy_from_slice(&128u16.to_ne_bytes());
+        wrong(&buf);
+        // Longer than the largest diffusion record.
+        let mut buf = diffusion(0, &[b'y'; 256], &[b'z'; 256]);
+        buf.extend([0u8; 16]);
+        let size = buf.len() as u16;
+        buf[6..8].copy_from_slice(&size.to_ne_bytes());
+        wrong(&buf);
+    }
+
+    #[test]
+    fn pressure_records_decode() {
+        let mut r = PressureRecord {
+            header: RecordHeader::new::<PressureRecord>(RecordKind::Pressure, 800),
+            vm_id: 1,
+            table: leaktrace_abi::TableKind::Processes as u32,
+            capacity: 256,
+            secrets: 1,
+            evictions: 3,
+            ..Default::default()
+        };
+        r.header.seq = 4;
+        let events = decode_all(r.as_bytes()).unwrap();
+        assert_eq!(events, [Event::Record(Record::Pressure(r))]);
+        let mut bytes = r.as_bytes().to_vec();
+        bytes.extend([0u8; 8]);
+        bytes[6..8].copy_from_slice(&104u16.to_ne_bytes());
+        assert_eq!(
+            decode_record(&bytes).unwrap_err(),
+            Problem::WrongSizeForKind {
+                kind: RecordKind::Pressure,
+                size: 104,
+                expected: 96
+            }
+        );
     }
 }

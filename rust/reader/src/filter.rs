@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Which events `leaktrace watch` prints: `--syscalls` (VM, syscall and
-//! file records only) and `--vm ID|UUID` (one VM's records only).
+//! Which events `leaktrace watch` prints: `--syscalls` (VM, syscall,
+//! file, diffusion and pressure records only) and `--vm ID|UUID` (one
+//! VM's records only).
 //!
 //! `lost` events always pass: a gap may hide records of any VM, and a
-//! filtered view must not look complete when it is not.
+//! filtered view must not look complete when it is not. Nor do pressure
+//! records of the flows table, shared by all VMs (`vm_id` 0): what it
+//! forgot may be any VM's.
 
 use crate::decode::Event;
 use crate::decode::Record;
@@ -38,7 +41,7 @@ pub fn parse_vm_selector(text: &str) -> Result<VmSelector, String> {
 /// The filter of one `watch`.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    /// Only VM and syscall records.
+    /// Only VM, syscall, file, diffusion and pressure records.
     syscalls: bool,
     /// Only this VM's records.
     vm: Option<VmSelector>,
@@ -99,6 +102,8 @@ impl Filter {
             // By id only: a VM's file records come after its VM records,
             // which teach a UUID selector the id.
             Record::File(r) => self.matches_vm(r.vm_id, None),
+            Record::Diffusion(r) => self.matches_vm(r.vm_id, None),
+            Record::Pressure(r) => r.vm_id == 0 || self.matches_vm(r.vm_id, None),
             _ => self.is_everything(),
         }
     }
@@ -213,5 +218,26 @@ mod tests {
         assert!(parse_vm_selector("-1").is_err());
         assert!(parse_vm_selector("").is_err());
         assert!(parse_vm_selector("vm2").is_err());
+    }
+    #[test]
+    fn diffusion_and_pressure_records_follow_their_vm() {
+        let diffusion = |vm_id| {
+            Event::Record(Record::Diffusion(leaktrace_abi::DiffusionRecord {
+                vm_id,
+                ..Default::default()
+            }))
+        };
+        let pressure = |vm_id| {
+            Event::Record(Record::Pressure(leaktrace_abi::PressureRecord {
+                vm_id,
+                ..Default::default()
+            }))
+        };
+        let mut f = Filter::new(true, None);
+        assert!(f.keep(&diffusion(1)) && f.keep(&pressure(1)));
+        let mut f = Filter::new(false, Some(VmSelector::Id(2)));
+        assert!(f.keep(&diffusion(2)) && f.keep(&pressure(2)));
+        assert!(!f.keep(&diffusion(1)) && !f.keep(&pressure(1)));
+        assert!(f.keep(&pressure(0)), "the flows table is every VM's");
     }
 }

@@ -13,7 +13,10 @@
 //! | `heartbeat` | `seq`, `time_ns`, `produced`, `delivered`, `dropped`, `queued` |
 //! | `test`      | `seq`, `time_ns`, `index`, `burst`                        |
 //! | `vm`        | `seq`, `time_ns`, `vm_id`, `event`, `uuid`, `vmm_pid`, `refusal`, `flags` |
-//! | `syscall`   | `seq`, `time_ns`, `vm_id`, `uuid`, `vcpu`, `vm_seq`, `cr3`, `rip`, `rsp`, `nr`, `name`, `args`, `ret`, `end`, `entry_ns`, `exit_ns` |
+//! | `syscall`   | `seq`, `time_ns`, `vm_id`, `uuid`, `vcpu`, `vm_seq`, `cr3`, `rip`, `rsp`, `nr`, `name`, `args`, `ret`, `end`, `entry_ns`, `exit_ns`, `call_id`, `task` |
+//! | `file`      | `seq`, `time_ns`, `vm_id`, `call_id`, `role`, `fd`, `status`, `kind`, `mode`, `dev_major`, `dev_minor`, `ino`, `file`, `path`, `display`, `path_truncated`, `path_detached`, `socket` |
+//! | `diffusion` | `seq`, `time_ns`, `vm_id`, `op`, `call_id`, `nr`, `syscall`, `secrets`, `new_secrets`, `actor`, `source`, `target` |
+//! | `pressure`  | `seq`, `time_ns`, `vm_id`, `table`, `capacity`, `node`, `secrets`, `evictions` |
 //! | `unknown`   | `seq`, `time_ns`, `kind`, `size`                          |
 //! | `lost`      | `first_seq`, `count`                                      |
 //!
@@ -33,32 +36,42 @@
 //! `returned`; `end` is `returned`, `no-return`, `superseded`, `timed-out`,
 //! `evicted` or `untraced`.
 //!
+//! In `diffusion` and `pressure` lines, `secrets` are ascending secret
+//! ids and nodes are objects with `kind` and `key`
+//! ([`crate::diffusion::JsonNode`]); Documentation/abi.rst has the whole
+//! schema.
+//!
 //! An enumeration value this build does not know shows as `unknown(N)`.
 
 use crate::control::vms_with_uuid;
 use crate::control::Selection;
 use crate::decode::Event;
 use crate::decode::Record;
+use crate::diffusion;
+use crate::diffusion::Colors;
+use crate::diffusion::JsonNode;
+use crate::diffusion::NodeView;
+use crate::diffusion::SecretPatterns;
 use crate::names;
 use crate::uuid;
 use leaktrace_abi::FileKind;
 use leaktrace_abi::FileRecord;
 use leaktrace_abi::Info;
 use leaktrace_abi::ProfileState;
+use leaktrace_abi::Refusal;
 use leaktrace_abi::Resolution;
+use leaktrace_abi::SyscallEnd;
+use leaktrace_abi::SyscallRecord;
 use leaktrace_abi::TaskIdentity;
+use leaktrace_abi::VmEvent;
+use leaktrace_abi::VmInfo;
+use leaktrace_abi::VmRecord;
 use leaktrace_abi::FILE_PATH_DETACHED;
 use leaktrace_abi::FILE_PATH_TRUNCATED;
 use leaktrace_abi::FILE_ROLE_PAIR0;
 use leaktrace_abi::FILE_ROLE_PAIR1;
 use leaktrace_abi::FILE_ROLE_RETURN;
 use leaktrace_abi::FILE_SOCKET_VALID;
-use leaktrace_abi::Refusal;
-use leaktrace_abi::SyscallEnd;
-use leaktrace_abi::SyscallRecord;
-use leaktrace_abi::VmEvent;
-use leaktrace_abi::VmInfo;
-use leaktrace_abi::VmRecord;
 use leaktrace_abi::SYSCALL_ARGS;
 use leaktrace_abi::VM_SELECTED;
 use leaktrace_abi::VM_TRACED;
@@ -418,6 +431,52 @@ pub enum JsonEvent {
         /// The socket, for sockets.
         socket: Option<JsonSocket>,
     },
+    /// A `Diffusion` record: confidential data reached a new node.
+    Diffusion {
+        /// Sequence number.
+        seq: u64,
+        /// `CLOCK_MONOTONIC` when the call returned, ns.
+        time_ns: u64,
+        /// The VM where it happened.
+        vm_id: u32,
+        /// How the data moved (see [`diffusion::op_name`]).
+        op: String,
+        /// The call's `call_id`.
+        call_id: u64,
+        /// System call number.
+        nr: u64,
+        /// x86-64 name of `nr`, if known.
+        syscall: Option<&'static str>,
+        /// Every secret the data carries, ascending ids.
+        secrets: Vec<u32>,
+        /// Those the target did not carry before.
+        new_secrets: Vec<u32>,
+        /// The process that made the call.
+        actor: JsonTask,
+        /// Where the data came from.
+        source: JsonNode,
+        /// Where it went.
+        target: JsonNode,
+    },
+    /// A `Pressure` record: a full table forgot a node.
+    Pressure {
+        /// Sequence number.
+        seq: u64,
+        /// `CLOCK_MONOTONIC` at production, ns.
+        time_ns: u64,
+        /// The VM whose table it is (0: the flows table, shared).
+        vm_id: u32,
+        /// Which table (see [`diffusion::table_name`]).
+        table: String,
+        /// Its capacity, entries.
+        capacity: u32,
+        /// The node forgotten.
+        node: JsonNode,
+        /// The secrets it carried.
+        secrets: Vec<u32>,
+        /// Entries this table has forgotten so far.
+        evictions: u64,
+    },
     /// A record of a kind this build does not know.
     Unknown {
         /// Sequence number.
@@ -517,6 +576,30 @@ impl From<&Event> for JsonEvent {
                         path_detached: r.flags & FILE_PATH_DETACHED != 0,
                         socket: JsonSocket::new(&r),
                     },
+                    Record::Diffusion(r) => Self::Diffusion {
+                        seq: h.seq,
+                        time_ns: h.time_ns,
+                        vm_id: r.vm_id,
+                        op: diffusion::op_name(r.op),
+                        call_id: r.call_id,
+                        nr: r.nr,
+                        syscall: names::syscall_name(r.nr),
+                        secrets: diffusion::secret_ids(r.secrets),
+                        new_secrets: diffusion::secret_ids(r.new_secrets),
+                        actor: JsonTask::new(&r.actor),
+                        source: NodeView::source(&r).into(),
+                        target: NodeView::target(&r).into(),
+                    },
+                    Record::Pressure(r) => Self::Pressure {
+                        seq: h.seq,
+                        time_ns: h.time_ns,
+                        vm_id: r.vm_id,
+                        table: diffusion::table_name(r.table),
+                        capacity: r.capacity,
+                        node: NodeView::unnamed(&r.node).into(),
+                        secrets: diffusion::secret_ids(r.secrets),
+                        evictions: r.evictions,
+                    },
                     Record::Unknown(_) => Self::Unknown {
                         seq: h.seq,
                         time_ns: h.time_ns,
@@ -539,11 +622,43 @@ fn seconds(ns: u64) -> String {
     format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
 }
 
+/// How [`text_line_in`] renders: colours, and the secrets' patterns.
+#[derive(Clone, Copy, Debug)]
+pub struct TextContext<'a> {
+    /// ANSI colours, or none.
+    pub colors: Colors,
+    /// Patterns of the secrets known, to show with their ids.
+    pub secrets: &'a SecretPatterns,
+}
+
+/// No colours, no patterns.
+static NO_PATTERNS: SecretPatterns = SecretPatterns::new();
+
+impl Default for TextContext<'_> {
+    fn default() -> Self {
+        Self {
+            colors: Colors::default(),
+            secrets: &NO_PATTERNS,
+        }
+    }
+}
+
 /// The event as one line of text (no newline), for example
 /// `seq=4 time=12.000000300 test index=0 burst=1` or
-/// `3 records lost (seq 6..8)`.
+/// `3 records lost (seq 6..8)`; without colours or patterns.
 pub fn text_line(event: &Event) -> String {
+    text_line_in(event, &TextContext::default())
+}
+
+/// [`text_line`] with colours and secret patterns: diffusion and pressure
+/// records are lines of their own ([`diffusion::diffusion_text`],
+/// [`diffusion::pressure_text`]), without `seq=` and `time=`.
+pub fn text_line_in(event: &Event, ctx: &TextContext<'_>) -> String {
     match *event {
+        Event::Record(Record::Diffusion(r)) => {
+            diffusion::diffusion_text(&r, ctx.secrets, ctx.colors)
+        }
+        Event::Record(Record::Pressure(r)) => diffusion::pressure_text(&r, ctx.secrets, ctx.colors),
         Event::Lost { first_seq, count } => {
             let last = first_seq.saturating_add(count.saturating_sub(1));
             let noun = if count == 1 { "record" } else { "records" };
@@ -567,6 +682,8 @@ pub fn text_line(event: &Event) -> String {
                 Record::Vm(r) => vm_text(&r),
                 Record::Syscall(r) => syscall_text(&r),
                 Record::File(r) => file_text(&r),
+                Record::Diffusion(r) => diffusion::diffusion_text(&r, ctx.secrets, ctx.colors),
+                Record::Pressure(r) => diffusion::pressure_text(&r, ctx.secrets, ctx.colors),
                 Record::Unknown(h) => format!("unknown kind={} size={}", h.kind, h.size),
             };
             format!("seq={} time={} {what}", h.seq, seconds(h.time_ns))
@@ -1520,7 +1637,10 @@ mod tests {
         assert_eq!(v["dev_minor"], 17);
         assert!(v["socket"].is_null());
         let text = text_line(&Event::Record(Record::File(r)));
-        assert!(text.ends_with("vm 2 call 99 arg0 fd 3 regular /etc/passwd dev 0:17 ino 1234"), "{text}");
+        assert!(
+            text.ends_with("vm 2 call 99 arg0 fd 3 regular /etc/passwd dev 0:17 ino 1234"),
+            "{text}"
+        );
 
         let mut pipe = r;
         pipe.role = FILE_ROLE_PAIR1;
@@ -1546,6 +1666,71 @@ mod tests {
         let mut bad = r;
         bad.status = Resolution::Unresolved as u32;
         let text = text_line(&Event::Record(Record::File(bad)));
-        assert!(text.ends_with("vm 2 call 99 arg0 fd 3 unresolved"), "{text}");
+        assert!(
+            text.ends_with("vm 2 call 99 arg0 fd 3 unresolved"),
+            "{text}"
+        );
+    }
+    #[test]
+    fn diffusion_json_has_the_documented_fields() {
+        use crate::diffusion::tests::node;
+        use crate::diffusion::tests::record;
+        use leaktrace_abi::DiffusionOp;
+        use leaktrace_abi::NodeKind;
+        let mut file = node(NodeKind::File, 1, 12);
+        file.dev = 8 << 20 | 1;
+        let mut r = record(
+            DiffusionOp::Read,
+            (file, "/secret/plan.txt"),
+            (node(NodeKind::Process, 1, 44), "cat"),
+            0b11,
+        );
+        r.new_secrets = 0b01;
+        r.header.seq = 30;
+        assert_eq!(
+            json_line(&Event::Record(Record::Diffusion(r))).unwrap(),
+            format!(
+                "{{\"type\":\"diffusion\",\"seq\":30,\"time_ns\":5000,\"vm_id\":1,\
+                 \"op\":\"read\",\"call_id\":12,\"nr\":0,\"syscall\":\"read\",\
+                 \"secrets\":[0,1],\"new_secrets\":[0],\"actor\":{{\"status\":\"resolved\",\
+                 \"task\":{},\"pid\":44,\"tgid\":44,\"ppid\":1,\"comm\":\"cat\"}},\
+                 \"source\":{{\"kind\":\"file\",\"vm_id\":1,\"dev\":\"8:1\",\"ino\":12,\
+                 \"name\":\"/secret/plan.txt\",\"key\":\"vm1/file/8:1/12\"}},\
+                 \"target\":{{\"kind\":\"process\",\"vm_id\":1,\"pid\":44,\"name\":\"cat\",\
+                 \"key\":\"vm1/process/44\"}}}}",
+                0xffff_8880_0000_1000u64
+            )
+        );
+        r.op = 77;
+        r.nr = 9999;
+        let v = json(Record::Diffusion(r));
+        assert_eq!(v["op"], "unknown(77)");
+        assert!(v["syscall"].is_null());
+    }
+
+    #[test]
+    fn pressure_json_has_the_documented_fields() {
+        use crate::diffusion::tests::node;
+        use leaktrace_abi::NodeKind;
+        use leaktrace_abi::PressureRecord;
+        let r = PressureRecord {
+            header: header::<PressureRecord>(RecordKind::Pressure, 31),
+            vm_id: 1,
+            table: leaktrace_abi::TableKind::Processes as u32,
+            capacity: 256,
+            reserved: 0,
+            node: node(NodeKind::Process, 1, 44),
+            secrets: 0b101,
+            evictions: 3,
+        };
+        assert_eq!(
+            json_line(&Event::Record(Record::Pressure(r))).unwrap(),
+            "{\"type\":\"pressure\",\"seq\":31,\"time_ns\":1500000002,\"vm_id\":1,\
+             \"table\":\"processes\",\"capacity\":256,\"node\":{\"kind\":\"process\",\
+             \"vm_id\":1,\"pid\":44,\"name\":\"?\",\"key\":\"vm1/process/44\"},\
+             \"secrets\":[0,2],\"evictions\":3}"
+        );
+        let text = text_line(&Event::Record(Record::Pressure(r)));
+        assert!(text.starts_with("vm1  warning: the processes table is full (256 entries) and forgot ?[44] (secrets 0,2)"), "{text}");
     }
 }

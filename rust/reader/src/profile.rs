@@ -40,7 +40,7 @@ use std::fmt::Write as _;
 pub const FORMAT: &str = "leaktrace-profile";
 
 /// `version` of the profile file format this leaktrace reads and writes.
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
 
 /// `format` of the output of `leaktrace profile build --offsets-only`.
 pub const OFFSETS_FORMAT: &str = "leaktrace-offsets";
@@ -112,9 +112,10 @@ macro_rules! field {
 /// Size of a pointer in an x86-64 kernel.
 const PTR: Option<u64> = Some(8);
 
-/// Every field of [`ProfileOffsets`], in ABI order (a unit test checks that
-/// each field appears exactly once).
-pub const OFFSET_FIELDS: [OffsetField; 36] = [
+/// Every field of [`ProfileOffsets`] but the trailing `reserved` (always
+/// zero, not in JSON), in ABI order (a unit test checks that each field
+/// appears exactly once).
+pub const OFFSET_FIELDS: [OffsetField; 37] = [
     field!(task_pid, "task_struct", ["pid"], Offset, Some(4)),
     field!(task_tgid, "task_struct", ["tgid"], Offset, Some(4)),
     field!(
@@ -223,6 +224,7 @@ pub const OFFSET_FIELDS: [OffsetField; 36] = [
         Some(2)
     ),
     field!(task_comm_size, "task_struct", ["comm"], Size, None),
+    field!(unix_sock_peer, "unix_sock", ["peer"], Offset, PTR),
 ];
 
 /// The field of [`OFFSET_FIELDS`] called `name`.
@@ -816,8 +818,9 @@ mod tests {
 
     #[test]
     fn every_field_appears_exactly_once() {
+        // All but `reserved`, the last word.
         assert_eq!(
-            OFFSET_FIELDS.len() * 4,
+            (OFFSET_FIELDS.len() + 1) * 4,
             core::mem::size_of::<ProfileOffsets>()
         );
         let mut offsets = ProfileOffsets::default();
@@ -832,8 +835,14 @@ mod tests {
             .chunks_exact(4)
             .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let expected: Vec<u32> = (1..=OFFSET_FIELDS.len() as u32).collect();
+        let mut expected: Vec<u32> = (1..=OFFSET_FIELDS.len() as u32).collect();
+        expected.push(0);
         assert_eq!(words, expected);
+        assert_eq!(
+            offset_field("unix_sock_peer").unwrap().member(),
+            "unix_sock.peer"
+        );
+        assert!(offset_field("reserved").is_none());
         assert_eq!(
             offset_field("dentry_d_name_len").unwrap().member(),
             "dentry.d_name.len"
@@ -855,6 +864,9 @@ mod tests {
         assert_eq!(v["kernel"]["build_id"], "77837174");
         assert_eq!(v["addresses"]["entry_syscall"], "0xffffffff81000040");
         assert_eq!(v["offsets"]["task_comm_size"], 16);
+        assert_eq!(v["offsets"]["unix_sock_peer"], 8 * 36 + 16);
+        assert!(v["offsets"].get("reserved").is_none());
+        assert_eq!(p.to_abi().unwrap().offsets.reserved, 0);
         // Fields are written in ABI order.
         let pid = text.find("\"task_pid\"").unwrap();
         let num = text.find("\"sock_common_skc_num\"").unwrap();
@@ -956,10 +968,10 @@ mod tests {
                 "--offsets-only",
             ),
             (
-                with(&|v| v["version"] = 2.into()),
-                "unsupported profile version 2",
+                with(&|v| v["version"] = 1.into()),
+                "unsupported profile version 1 (this leaktrace reads version 2)",
             ),
-            (with(&|v| v["version"] = "1".into()), "`version` is \"1\""),
+            (with(&|v| v["version"] = "2".into()), "`version` is \"2\""),
             (
                 with(&|v| {
                     v.as_object_mut().unwrap().remove("version");
@@ -1039,6 +1051,19 @@ mod tests {
                     v["offsets"].as_object_mut().unwrap().remove("socket_sk");
                 }),
                 "missing `offsets.socket_sk`",
+            ),
+            (
+                with(&|v| {
+                    v["offsets"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("unix_sock_peer");
+                }),
+                "missing `offsets.unix_sock_peer`",
+            ),
+            (
+                with(&|v| v["offsets"]["reserved"] = 0.into()),
+                "unknown field `offsets.reserved`",
             ),
             (
                 with(&|v| v["offsets"]["socket_skk"] = 1.into()),

@@ -111,6 +111,33 @@ pub fn check_record(record: &Record, now_ns: u64) -> Result<(), String> {
                 ));
             }
         }
+        Record::Diffusion(r) => {
+            let known = |n: &leaktrace::abi::Node| {
+                leaktrace::abi::NodeKind::from_raw(n.kind).is_some() && n.reserved == 0
+            };
+            if leaktrace::abi::DiffusionOp::from_raw(r.op).is_none()
+                || !known(&r.source)
+                || !known(&r.target)
+                || r.new_secrets & !r.secrets != 0
+            {
+                return Err(format!(
+                    "diffusion record seq {seq}: op {}, node kinds {} and {}, secrets {:#x}, \
+                     new secrets {:#x}",
+                    r.op, r.source.kind, r.target.kind, r.secrets, r.new_secrets
+                ));
+            }
+        }
+        Record::Pressure(r) => {
+            if leaktrace::abi::TableKind::from_raw(r.table).is_none()
+                || leaktrace::abi::NodeKind::from_raw(r.node.kind).is_none()
+                || r.reserved != 0
+            {
+                return Err(format!(
+                    "pressure record seq {seq}: table {}, node kind {}, reserved {:#x}",
+                    r.table, r.node.kind, r.reserved
+                ));
+            }
+        }
         Record::Unknown(h) => {
             return Err(format!(
                 "record seq {seq} of unknown kind {} (size {}) from a module of this ABI version",
