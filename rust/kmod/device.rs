@@ -12,6 +12,8 @@ use crate::abi::IOCTL_EMIT_TEST;
 use crate::abi::IOCTL_GET_INFO;
 use crate::abi::IOCTL_GET_SELECTION;
 use crate::abi::IOCTL_PROFILE_LOAD;
+use crate::abi::IOCTL_SECRET;
+use crate::abi::IOCTL_SECRET_LIST;
 use crate::abi::IOCTL_TRACE;
 use crate::abi::IOCTL_VM_LIST;
 use crate::shim;
@@ -213,6 +215,8 @@ unsafe extern "C" fn leaktrace_ioctl(
         IOCTL_TRACE => tracker.trace(arg as usize),
         IOCTL_GET_SELECTION => tracker.selection(arg as usize),
         IOCTL_PROFILE_LOAD => tracker.profile_load(arg as usize),
+        IOCTL_SECRET => tracker.secret(arg as usize),
+        IOCTL_SECRET_LIST => tracker.secret_list(arg as usize),
         _ => Err(ENOTTY),
     };
     match result {

@@ -11,6 +11,7 @@
 //! the copy succeeded.
 
 use crate::abi::Counters;
+use crate::abi::DiffusionRecord;
 use crate::abi::FileRecord;
 use crate::abi::HeartbeatRecord;
 use crate::abi::Info;
@@ -132,6 +133,15 @@ impl Hub {
     pub(crate) fn emit_file(&self, record: &mut FileRecord) {
         let size = FileRecord::size_for(record.path_len as usize);
         // Cannot truncate: FILE_PATH_MAX-sized records fit RECORD_MAX_SIZE.
+        record.header.size = size as u16;
+        let pushed = self.ring.lock().push(&mut record.as_bytes_mut()[..size]);
+        self.pushed(pushed);
+    }
+
+    /// Queues a diffusion record, cut to the size its names need.
+    pub(crate) fn emit_diffusion(&self, record: &mut DiffusionRecord) {
+        let size = DiffusionRecord::size_for(record.names_len());
+        // Cannot truncate: full-sized records fit RECORD_MAX_SIZE.
         record.header.size = size as u16;
         let pushed = self.ring.lock().push(&mut record.as_bytes_mut()[..size]);
         self.pushed(pushed);

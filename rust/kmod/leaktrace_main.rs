@@ -13,8 +13,12 @@
 // tested there on the host): include them from their single definition.
 #[path = "../abi/abi.rs"]
 pub mod abi;
+#[path = "../core/src/diffusion.rs"]
+pub mod diffusion;
 #[path = "../core/src/fdcalls.rs"]
 pub mod fdcalls;
+#[path = "../core/src/glob.rs"]
+pub mod glob;
 #[path = "../core/src/introspect.rs"]
 pub mod introspect;
 #[path = "../core/src/pending.rs"]
@@ -26,7 +30,9 @@ pub mod smbios;
 
 mod device;
 mod hub;
+mod propagation;
 mod shim;
+mod tables;
 mod tracker;
 
 use kernel::prelude::*;

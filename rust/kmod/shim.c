@@ -7,6 +7,7 @@
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
 #include <linux/miscdevice.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <asm/kvm_syscall_trap.h>
@@ -54,6 +55,28 @@ void *leaktrace_chardev_data(struct file *file)
 	struct miscdevice *misc = file->private_data;
 
 	return container_of(misc, struct leaktrace_chardev, misc)->data;
+}
+
+struct leaktrace_snapshot {
+	struct rcu_head rcu;
+};
+
+static_assert(sizeof(struct rcu_head) == LEAKTRACE_SNAPSHOT_HEAD);
+
+void *leaktrace_snapshot_alloc(size_t bytes)
+{
+	if (bytes < LEAKTRACE_SNAPSHOT_HEAD)
+		return NULL;
+	/* Charged to the VMM's memory cgroup: a guest's tables are its cost. */
+	return kvmalloc(bytes, GFP_KERNEL_ACCOUNT);
+}
+
+void leaktrace_snapshot_free_rcu(void *snapshot)
+{
+	struct leaktrace_snapshot *snap = snapshot;
+
+	if (snap)
+		kvfree_rcu(snap, rcu);
 }
 
 u64 leaktrace_clock_ns(void)

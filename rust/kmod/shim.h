@@ -34,6 +34,18 @@ void leaktrace_chardev_unregister(struct leaktrace_chardev *dev);
  */
 void *leaktrace_chardev_data(struct file *file);
 
+/*
+ * RCU-published snapshots (rust/kmod/tables.rs). A snapshot starts with a
+ * struct rcu_head (LEAKTRACE_SNAPSHOT_HEAD bytes, reserved by the Rust
+ * side) so that it can be freed after a grace period without the writer
+ * waiting: the kernel crate has synchronize_rcu() but no kfree_rcu().
+ */
+#define LEAKTRACE_SNAPSHOT_HEAD 16
+/* kvmalloc(@bytes, GFP_KERNEL_ACCOUNT); NULL on failure. */
+void *leaktrace_snapshot_alloc(size_t bytes);
+/* kvfree() after every RCU reader that may see @snapshot is done. */
+void leaktrace_snapshot_free_rcu(void *snapshot);
+
 /* CLOCK_MONOTONIC in nanoseconds (the kernel crate exposes no raw value). */
 u64 leaktrace_clock_ns(void);
 

@@ -39,6 +39,12 @@ extern "C" {
     /// See `leaktrace_clock_ns()` in shim.h.
     fn leaktrace_clock_ns() -> u64;
 
+    /// See `leaktrace_snapshot_alloc()` in shim.h.
+    pub(crate) fn leaktrace_snapshot_alloc(bytes: usize) -> *mut c_void;
+
+    /// See `leaktrace_snapshot_free_rcu()` in shim.h.
+    pub(crate) fn leaktrace_snapshot_free_rcu(snapshot: *mut c_void);
+
     /// See `leaktrace_trap_register()` in shim.h.
     pub(crate) fn leaktrace_trap_register() -> c_int;
 
@@ -76,6 +82,10 @@ extern "C" {
         len: c_uint,
     ) -> c_int;
 }
+
+/// Bytes reserved at the start of a snapshot for its `struct rcu_head`
+/// (shim.c asserts it).
+pub(crate) const SNAPSHOT_HEAD: usize = 16;
 
 /// Size of KVM's `struct kvm_syscall_trap_regs` (shim.c asserts it).
 pub(crate) const TRAP_REGS_SIZE: usize = 176;

@@ -27,7 +27,12 @@
 //! pointer is used only under `registry` or from a callback of that VM, so
 //! it is never used after `vm_destroyed`.
 
+use crate::abi::DiffusionOp;
+use crate::abi::DiffusionRecord;
+use crate::abi::FileKind;
 use crate::abi::FileRecord;
+use crate::abi::Node;
+use crate::abi::NodeKind;
 use crate::abi::Pod;
 use crate::abi::Profile;
 use crate::abi::ProfileLoadRequest;
@@ -40,6 +45,9 @@ use crate::abi::FILE_ROLE_RETURN;
 use crate::abi::RecordHeader;
 use crate::abi::RecordKind;
 use crate::abi::Refusal;
+use crate::abi::SecretInfo;
+use crate::abi::SecretListRequest;
+use crate::abi::SecretRequest;
 use crate::abi::SelectionRequest;
 use crate::abi::SyscallEnd;
 use crate::abi::SyscallRecord;
@@ -49,6 +57,10 @@ use crate::abi::VmEvent;
 use crate::abi::VmInfo;
 use crate::abi::VmListRequest;
 use crate::abi::VmRecord;
+use crate::abi::SECRETS_MAX;
+use crate::abi::SECRET_ADD;
+use crate::abi::SECRET_PATTERN_MAX;
+use crate::abi::SECRET_REMOVE;
 use crate::abi::SELECTION_MAX;
 use crate::abi::SYSCALL_ARGS;
 use crate::abi::TRACE_ADD;
@@ -59,7 +71,10 @@ use crate::abi::VM_SELECTED;
 use crate::abi::VM_TRACED;
 use crate::abi::VM_UUID_ABSENT;
 use crate::abi::VM_UUID_KNOWN;
+use crate::diffusion;
+use crate::diffusion::Object;
 use crate::fdcalls;
+use crate::glob;
 use crate::fdcalls::FdResult;
 use crate::hub::Hub;
 use crate::introspect;
@@ -71,6 +86,13 @@ use crate::introspect::TaskCache;
 use crate::pending::End;
 use crate::pending::PendingTable;
 use crate::pending::Slot;
+use crate::propagation;
+use crate::propagation::HostTables;
+use crate::propagation::Lookup;
+use crate::propagation::SecretDef;
+use crate::propagation::SecretSet;
+use crate::propagation::VmTables;
+use crate::propagation::Writers;
 use crate::shim;
 use crate::smbios;
 use kernel::ffi::c_void;
@@ -95,8 +117,24 @@ const NR_EXIT_GROUP: u64 = 231;
 /// one attempt normally suffices; a few more cover a table being rebuilt).
 const IDENTIFY_ATTEMPTS: u32 = 8;
 
+/// `AF_INET`.
+const AF_INET: u16 = 2;
+
+/// A call waiting for its SYSRET: its record, and what diffusion needs
+/// from its entry (the guest may change it before the call returns).
+#[derive(Clone, Copy, Default)]
+struct PendingCall {
+    record: SyscallRecord,
+    /// The descriptors in its arguments, in `fd_arguments()` order.
+    fds: [Object; 2],
+    /// `clone3`: its flags.
+    clone3_flags: u64,
+    /// `sendto`/`sendmsg` on an unconnected IPv4 socket: where to.
+    destination: Option<([u8; 4], u16)>,
+}
+
 /// Pending-call storage of one VM.
-type Pending = PendingTable<SyscallRecord, KVVec<Slot<SyscallRecord>>>;
+type Pending = PendingTable<PendingCall, KVVec<Slot<PendingCall>>>;
 
 /// What we know of a VM's identity.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -131,6 +169,8 @@ struct VmState {
     binding: Binding,
     /// Recently seen guest tasks, valid for `binding`.
     tasks: TaskCache,
+    /// The secrets that apply to the VM.
+    secrets: Option<Arc<SecretSet>>,
 }
 
 /// A profile checked against a guest kernel.
@@ -207,6 +247,9 @@ pub(crate) struct Vm {
     unresolved: Atomic<u64>,
     #[pin]
     state: SpinLock<VmState>,
+    /// What carries secrets in the VM.
+    #[pin]
+    tables: VmTables,
 }
 
 // SAFETY: `kvm` is only an identity and an argument to KVM's API, which
@@ -266,6 +309,10 @@ struct Registry {
     profiles: KVec<(Uuid, Arc<Profile>)>,
     /// The profile of every other VM.
     default_profile: Option<Arc<Profile>>,
+    /// The secrets defined (at most `SECRETS_MAX`).
+    secrets: KVec<Arc<SecretDef>>,
+    /// The last secret id given (ids are reused last).
+    last_secret_id: u32,
 }
 
 impl Registry {
@@ -276,6 +323,21 @@ impl Registry {
             }
         }
         self.default_profile.clone()
+    }
+
+    /// The secrets that apply to a VM of `identity`, `None` for none.
+    fn secrets_for(&self, identity: Identity) -> Result<Option<Arc<SecretSet>>> {
+        let mut defs = KVec::new();
+        for def in self.secrets.iter() {
+            let applies = def.all || matches!(identity, Identity::Known(uuid) if uuid == def.uuid);
+            if applies {
+                defs.push(def.clone(), GFP_KERNEL)?;
+            }
+        }
+        if defs.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(SecretSet { defs }, GFP_KERNEL)?))
     }
 }
 
@@ -298,6 +360,9 @@ pub(crate) struct Tracker {
     /// instead of the registry's mutex, which is held across KVM calls.
     #[pin]
     index: SpinLock<KVec<Arc<Vm>>>,
+    /// Flows and VM addresses, shared by all VMs.
+    #[pin]
+    host: HostTables,
     pending_max: usize,
     pending_timeout_ns: u64,
 }
@@ -358,10 +423,13 @@ impl Tracker {
                         },
                         profiles: KVec::new(),
                         default_profile: None,
+                        secrets: KVec::new(),
+                        last_secret_id: SECRETS_MAX as u32 - 1,
                     },
                     "leaktrace_registry"
                 ),
                 index <- new_spinlock!(KVec::new(), "leaktrace_index"),
+                host <- HostTables::new(),
                 pending_max,
                 pending_timeout_ns: u64::from(pending_timeout_ms) * 1_000_000,
             }? Error),
@@ -409,7 +477,8 @@ impl Tracker {
     fn drain_pending(&self, st: &mut VmState) {
         let now = shim::clock_ns();
         let VmState { pending, calls, .. } = st;
-        pending.drain(|mut record| {
+        pending.drain(|call| {
+            let mut record = call.record;
             record.exit_ns = now;
             self.emit_call(calls, record, SyscallEnd::Untraced);
         });
@@ -424,6 +493,8 @@ impl Tracker {
         };
         let selected = reg.selection.matches(identity);
         let profile = reg.profile_for(identity);
+        // Without memory the VM keeps the secrets it had.
+        let secrets = reg.secrets_for(identity);
         // Unidentified VMs stay armed: their next call identifies them.
         let want_armed = selected || matches!(identity, Identity::Unknown { .. });
         let mut refusal = Refusal::None;
@@ -437,6 +508,9 @@ impl Tracker {
         }
 
         let mut st = vm.state.lock();
+        if let Ok(secrets) = secrets {
+            st.secrets = secrets;
+        }
         if !same_profile(&st.profile, &profile) {
             st.binding = Binding::unchecked(&profile);
             st.profile = profile;
@@ -491,9 +565,11 @@ impl Tracker {
                             profile: None,
                             binding: Binding::unchecked(&None),
                             tasks: TaskCache::default(),
+                            secrets: None,
                         },
                         "leaktrace_vm"
                     ),
+                    tables <- VmTables::new(),
                 }? Error),
                 GFP_KERNEL,
             )
@@ -545,6 +621,9 @@ impl Tracker {
             st.traced = false;
             st.armed = false;
             self.emit_vm(&vm, &st, VmEvent::Destroyed);
+            drop(st);
+            // Its processes and objects go with `vm`; flows into it are the host's.
+            self.host.forget_vm(vm.id);
         }
     }
 
@@ -669,19 +748,21 @@ impl Tracker {
     }
 
     /// Resolves descriptor `fd` of `task` and emits its file record.
-    /// Returns whether the file is in `/proc` (where writing `comm` renames
-    /// a task behind the task cache's back).
+    /// Returns what diffusion needs of it, and whether the file is in
+    /// `/proc` (where writing `comm` renames a task behind the task
+    /// cache's back).
     #[allow(clippy::too_many_arguments)]
     fn emit_file(
         &self,
         vm: &Vm,
         kernel: &Kernel<'_>,
         mem: &mut VcpuMemory,
-        task: u64,
+        secrets: Option<&SecretSet>,
+        task: &TaskIdentity,
         fd: i32,
         role: u32,
         call_id: u64,
-    ) -> bool {
+    ) -> (Object, bool) {
         let mut record = FileRecord {
             vm_id: vm.id,
             role,
@@ -689,10 +770,10 @@ impl Tracker {
             fd,
             ..FileRecord::default()
         };
-        let status = match kernel.descriptor(mem, task, fd as u64) {
+        let status = match kernel.descriptor(mem, task.task, fd as u64) {
             Ok(Descriptor::NotOpen) => Resolution::None,
             Ok(Descriptor::Open(file)) => {
-                match kernel.file_identity(mem, task, file, &mut record) {
+                match kernel.file_identity(mem, task.task, file, &mut record) {
                     Ok(()) => Resolution::Resolved,
                     Err(_) => Resolution::Unresolved,
                 }
@@ -708,7 +789,126 @@ impl Tracker {
         record.status = status as u32;
         record.header = RecordHeader::new::<FileRecord>(RecordKind::File, shim::clock_ns());
         self.hub.emit_file(&mut record);
-        record.path_bytes().starts_with(b"/proc/")
+        let object = Object::from_record(&record);
+        if object.socket_valid && object.socket.family == AF_INET {
+            let s = &object.socket;
+            self.host
+                .learn([s.local_addr[0], s.local_addr[1], s.local_addr[2], s.local_addr[3]], vm.id);
+        }
+        self.note_confidential(vm, secrets, task, &record, &object);
+        (object, record.path_bytes().starts_with(b"/proc/"))
+    }
+
+    /// A regular file seen under a name: makes it confidential if the
+    /// name matches a secret of the VM, and reports a confidential file
+    /// seen under a new name.
+    fn note_confidential(
+        &self,
+        vm: &Vm,
+        secrets: Option<&SecretSet>,
+        task: &TaskIdentity,
+        record: &FileRecord,
+        object: &Object,
+    ) {
+        let Some(node) = diffusion::file_node(vm.id, object) else {
+            return;
+        };
+        let path = record.path_bytes();
+        if path.is_empty() || record.flags & crate::abi::FILE_PATH_DETACHED != 0 {
+            return;
+        }
+        let hash = propagation::name_hash(path);
+        let known = Lookup {
+            vm: &vm.tables,
+            host: &self.host,
+        }
+        .entry(&node);
+        let matched = match (known, secrets) {
+            // Known under this name: the common case, no lock.
+            (Some(entry), _) if entry.name_hash == hash => return,
+            (Some(_), _) => 0,
+            (None, Some(secrets)) => secrets.matching(path),
+            (None, None) => return,
+        };
+        if known.is_none() && matched == 0 {
+            return;
+        }
+        let mut w = Writers::lock(vm.id, &vm.tables, &self.host, &self.hub);
+        let Some(entry) = w.entry(&node).or(if matched != 0 { Some(Default::default()) } else { None })
+        else {
+            return;
+        };
+        let carried = entry.secrets | matched;
+        w.set_named(&node, carried, Some(hash));
+        drop(w);
+        let (op, old_name): (DiffusionOp, &[u8]) = if matched & !entry.secrets != 0 {
+            if let Some(secrets) = secrets {
+                secrets.count_file(matched & !entry.secrets);
+            }
+            (DiffusionOp::Source, path)
+        } else if entry.name_hash != 0 && entry.name_hash != hash {
+            (DiffusionOp::Rename, b"")
+        } else {
+            // First name of a file that became confidential by a write.
+            return;
+        };
+        let mut out = DiffusionRecord {
+            vm_id: vm.id,
+            op: op as u32,
+            call_id: record.call_id,
+            secrets: carried,
+            new_secrets: if op == DiffusionOp::Source { matched & !entry.secrets } else { 0 },
+            actor: *task,
+            source: node,
+            target: node,
+            ..DiffusionRecord::default()
+        };
+        out.set_names(old_name, path);
+        self.emit_diffusion(vm, &mut out);
+    }
+
+    /// Stamps and queues a diffusion record of `vm`.
+    fn emit_diffusion(&self, vm: &Vm, record: &mut DiffusionRecord) {
+        record.header = RecordHeader::new::<DiffusionRecord>(RecordKind::Diffusion, shim::clock_ns());
+        vm.tables.diffusions.fetch_add(1, ordering::Relaxed);
+        if record.op == DiffusionOp::Exfiltrate as u32 {
+            vm.tables.exfiltrations.fetch_add(1, ordering::Relaxed);
+        }
+        self.hub.emit_diffusion(record);
+    }
+
+    /// Reads what diffusion needs from user memory at entry: `clone3`'s
+    /// flags, the destination of a `sendto`/`sendmsg` on an unconnected
+    /// IPv4 socket. Best effort: a fault leaves them unknown.
+    fn entry_details(mem: &mut VcpuMemory, nr: u64, args: &[u64; 6], fds: &[Object; 2]) -> (u64, Option<([u8; 4], u16)>) {
+        let mut clone3_flags = 0;
+        let mut destination = None;
+        let unconnected_inet = fds[0].socket_valid
+            && fds[0].socket.family == AF_INET
+            && fds[0].socket.remote_port == 0;
+        match nr {
+            diffusion::nr::CLONE3 => {
+                let mut raw = [0u8; 8];
+                if mem.read(args[0], &mut raw).is_ok() {
+                    clone3_flags = u64::from_le_bytes(raw);
+                }
+            }
+            diffusion::nr::SENDTO if unconnected_inet && args[4] != 0 => {
+                destination = read_sockaddr_in(mem, args[4]);
+            }
+            diffusion::nr::SENDMSG if unconnected_inet => {
+                // struct msghdr starts with msg_name.
+                let mut raw = [0u8; 8];
+                if mem.read(args[1], &mut raw).is_ok() {
+                    let name = u64::from_le_bytes(raw);
+                    if name != 0 {
+                        destination = read_sockaddr_in(mem, name);
+                    }
+                }
+            }
+            _ => {}
+        }
+        (clone3_flags, destination)
     }
 
     /// A SYSCALL trapped, before KVM emulates it.
@@ -729,6 +929,7 @@ impl Tracker {
         let call_id = st.calls.call_id;
         let profile = st.profile.clone();
         let binding = st.binding;
+        let secrets = st.secrets.clone();
         drop(st);
 
         let nr = regs.rax;
@@ -736,25 +937,32 @@ impl Tracker {
         const _: () = assert!(SYSCALL_ARGS == 6);
         let ends = nr == NR_EXIT || nr == NR_EXIT_GROUP;
         let mut mem = VcpuMemory { vcpu };
+        let mut fds = [Object::default(); 2];
+        let mut details = (0, None);
         let task = match self.view(&vm, profile.as_deref(), binding, regs.lstar, &mut mem) {
             View::Kernel(kernel) => {
                 let task = self.task(&vm, &kernel, &mut mem, regs);
                 if task.status == Resolution::Resolved as u32 {
                     let mut proc_file = false;
-                    for &i in fdcalls::fd_arguments(nr) {
+                    for (k, &i) in fdcalls::fd_arguments(nr).iter().enumerate() {
                         // Descriptors are ints; negative ones are not
                         // descriptors (mmap's -1, AT_FDCWD).
                         let fd = args[usize::from(i)] as u32 as i32;
                         if fd >= 0 {
-                            proc_file |= self.emit_file(
+                            let (object, in_proc) = self.emit_file(
                                 &vm,
                                 &kernel,
                                 &mut mem,
-                                task.task,
+                                secrets.as_deref(),
+                                &task,
                                 fd,
                                 u32::from(i),
                                 call_id,
                             );
+                            if let Some(slot) = fds.get_mut(k) {
+                                *slot = object;
+                            }
+                            proc_file |= in_proc;
                         }
                     }
                     if proc_file && fdcalls::is_write(nr) {
@@ -763,6 +971,7 @@ impl Tracker {
                     } else if ends || fdcalls::changes_task_identity(nr, &args) {
                         vm.state.lock().tasks.forget(task.task);
                     }
+                    details = Self::entry_details(&mut mem, nr, &args, &fds);
                 }
                 task
             }
@@ -772,18 +981,13 @@ impl Tracker {
             },
         };
 
-        let mut st = vm.state.lock();
-        if !st.traced {
-            // Untraced while we read the guest.
-            return;
-        }
         let now = shim::clock_ns();
         let record = SyscallRecord {
             header: RecordHeader::new::<SyscallRecord>(RecordKind::Syscall, now),
             vm_id: vm.id,
             vcpu: regs.vcpu_id,
             vm_seq: 0,
-            uuid: Vm::uuid(&st),
+            uuid: [0; 16],
             cr3: regs.cr3,
             rip: regs.rip,
             rsp: regs.rsp,
@@ -797,11 +1001,28 @@ impl Tracker {
             call_id,
             task,
         };
+        let call = PendingCall {
+            record,
+            fds,
+            clone3_flags: details.0,
+            destination: details.1,
+        };
+        if nr == NR_EXIT_GROUP && task.status == Resolution::Resolved as u32 {
+            // Never returns: the process is gone now.
+            self.diffuse(&vm, vcpu, profile.as_deref(), binding, &call);
+        }
 
+        let mut st = vm.state.lock();
+        if !st.traced {
+            // Untraced while we read the guest.
+            return;
+        }
+        let mut call = call;
+        call.record.uuid = Vm::uuid(&st);
         if ends {
             let record = SyscallRecord {
                 exit_ns: now,
-                ..record
+                ..call.record
             };
             self.emit_call(&mut st.calls, record, SyscallEnd::NoReturn);
             return;
@@ -811,16 +1032,17 @@ impl Tracker {
             regs.cr3,
             regs.rsp,
             now,
-            record,
+            call,
             self.pending_timeout_ns,
-            |mut old, end| {
-                old.exit_ns = now;
+            |old, end| {
+                let mut record = old.record;
+                record.exit_ns = now;
                 let end = match end {
                     End::Superseded => SyscallEnd::Superseded,
                     End::TimedOut => SyscallEnd::TimedOut,
                     End::Evicted => SyscallEnd::Evicted,
                 };
-                self.emit_call(calls, old, end);
+                self.emit_call(calls, record, end);
             },
         );
     }
@@ -828,12 +1050,14 @@ impl Tracker {
     /// Emits the file records of the descriptors `produced`, which the
     /// successful call `record` of a resolved task created (its return
     /// value, or the pair it wrote to user memory).
+    #[allow(clippy::too_many_arguments)]
     fn emit_created_files(
         &self,
         vm: &Vm,
         vcpu: *mut c_void,
         profile: Option<&Profile>,
         binding: Binding,
+        secrets: Option<&SecretSet>,
         record: &SyscallRecord,
         produced: FdResult,
     ) {
@@ -845,11 +1069,11 @@ impl Tracker {
             slide: binding.slide,
         };
         let mut mem = VcpuMemory { vcpu };
-        let task = record.task.task;
+        let task = &record.task;
         match produced {
             FdResult::Returned => {
                 let Ok(fd) = i32::try_from(record.ret) else { return };
-                self.emit_file(vm, &kernel, &mut mem, task, fd, FILE_ROLE_RETURN, record.call_id);
+                self.emit_file(vm, &kernel, &mut mem, secrets, task, fd, FILE_ROLE_RETURN, record.call_id);
             }
             FdResult::Pair(arg) => {
                 // int fds[2] in user memory: the caller's address space is
@@ -862,11 +1086,116 @@ impl Tracker {
                 }
                 let first = i32::from_le_bytes([pair[0], pair[1], pair[2], pair[3]]);
                 let second = i32::from_le_bytes([pair[4], pair[5], pair[6], pair[7]]);
-                self.emit_file(vm, &kernel, &mut mem, task, first, FILE_ROLE_PAIR0, record.call_id);
-                self.emit_file(vm, &kernel, &mut mem, task, second, FILE_ROLE_PAIR1, record.call_id);
+                self.emit_file(vm, &kernel, &mut mem, secrets, task, first, FILE_ROLE_PAIR0, record.call_id);
+                self.emit_file(vm, &kernel, &mut mem, secrets, task, second, FILE_ROLE_PAIR1, record.call_id);
             }
             FdResult::Nothing => {}
         }
+    }
+
+    /// Applies the data movements of the returned call `call` of a
+    /// resolved task, and reports the new edges. Looks the sources up
+    /// without a lock first: most calls move nothing confidential.
+    fn diffuse(&self, vm: &Vm, vcpu: *mut c_void, profile: Option<&Profile>, binding: Binding, call: &PendingCall) {
+        let record = &call.record;
+        let dcall = diffusion::Call {
+            vm_id: vm.id,
+            nr: record.nr,
+            args: record.args,
+            ret: record.ret,
+            actor: record.task,
+            fds: call.fds,
+            clone3_flags: call.clone3_flags,
+            destination: call.destination,
+        };
+        let moves = diffusion::moves(&dcall, &self.host);
+        if moves.is_empty() {
+            return;
+        }
+        let lookup = Lookup {
+            vm: &vm.tables,
+            host: &self.host,
+        };
+        if !moves.iter().any(|m| diffusion::changes(&lookup, m)) {
+            return;
+        }
+        let mut edges = [None; diffusion::MOVES_MAX];
+        {
+            let mut w = Writers::lock(vm.id, &vm.tables, &self.host, &self.hub);
+            for (slot, m) in edges.iter_mut().zip(moves.iter()) {
+                *slot = diffusion::apply(&mut w, m);
+            }
+        }
+        // Names are read from the guest: no lock held.
+        let kernel = match (profile, binding.state) {
+            (Some(profile), ProfileState::Active) => Some(Kernel {
+                profile,
+                slide: binding.slide,
+            }),
+            _ => None,
+        };
+        let mut mem = VcpuMemory { vcpu };
+        for edge in edges.iter().flatten() {
+            let mut out = DiffusionRecord {
+                vm_id: vm.id,
+                op: edge.m.op as u32,
+                call_id: record.call_id,
+                nr: record.nr,
+                secrets: edge.secrets,
+                new_secrets: edge.new_secrets,
+                actor: record.task,
+                source: edge.m.source,
+                target: edge.m.target,
+                ..DiffusionRecord::default()
+            };
+            let mut source_name = [0u8; crate::abi::DIFFUSION_NAME_MAX];
+            let mut target_name = [0u8; crate::abi::DIFFUSION_NAME_MAX];
+            let source_len = self.node_name(&kernel, &mut mem, record, &edge.m.source, edge.m.source_fd, &mut source_name);
+            let target_len = self.node_name(&kernel, &mut mem, record, &edge.m.target, edge.m.target_fd, &mut target_name);
+            out.set_names(&source_name[..source_len], &target_name[..target_len]);
+            self.emit_diffusion(vm, &mut out);
+        }
+    }
+
+    /// Writes the name of `node` (a process's comm, a file's path read
+    /// again through descriptor `fd` of the call) into `buf`; returns its
+    /// length. Other nodes are named by their fields.
+    fn node_name(
+        &self,
+        kernel: &Option<Kernel<'_>>,
+        mem: &mut VcpuMemory,
+        record: &SyscallRecord,
+        node: &Node,
+        fd: Option<u8>,
+        buf: &mut [u8; crate::abi::DIFFUSION_NAME_MAX],
+    ) -> usize {
+        if node.kind == NodeKind::Process as u32 {
+            // A child has its parent's name until it calls execve.
+            let comm = &record.task.comm;
+            let len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+            buf[..len].copy_from_slice(&comm[..len]);
+            return len;
+        }
+        let (Some(kernel), Some(k), true) = (kernel, fd, node.kind == NodeKind::File as u32) else {
+            return 0;
+        };
+        let Some(&arg) = fdcalls::fd_arguments(record.nr).get(usize::from(k)) else {
+            return 0;
+        };
+        let fd = record.args[usize::from(arg)];
+        let mut file = FileRecord::default();
+        let resolved = match kernel.descriptor(mem, record.task.task, fd) {
+            Ok(Descriptor::Open(f)) => kernel.file_identity(mem, record.task.task, f, &mut file).is_ok(),
+            _ => false,
+        };
+        // The descriptor may have been closed or replaced meanwhile.
+        if !resolved || file.ino != node.id || FileKind::from_raw(file.kind) != Some(FileKind::Regular) {
+            return 0;
+        }
+        let path = file.path_bytes();
+        let path = &path[path.len().saturating_sub(buf.len())..];
+        buf[..path.len()].copy_from_slice(path);
+        path.len()
     }
 
     /// A SYSRET trapped, after KVM emulated it.
@@ -877,27 +1206,46 @@ impl Tracker {
         if !st.traced {
             return;
         }
-        let Some(mut record) = st.pending.exit(regs.cr3, regs.rsp) else {
+        let Some(mut call) = st.pending.exit(regs.cr3, regs.rsp) else {
             st.calls.unmatched_returns += 1;
             return;
         };
+        let record = &mut call.record;
         // RAX holds the return value as a signed long.
         record.ret = regs.rax as i64;
         record.exit_ns = shim::clock_ns();
-        let produced = if record.task.status == Resolution::Resolved as u32 && record.ret >= 0 {
+        let resolved = record.task.status == Resolution::Resolved as u32;
+        let produced = if resolved && record.ret >= 0 {
             fdcalls::fd_result(record.nr, &record.args)
         } else {
             FdResult::Nothing
         };
-        if produced != FdResult::Nothing {
-            // Reading the new descriptors may sleep: not under the lock.
-            let profile = st.profile.clone();
-            let binding = st.binding;
-            drop(st);
-            self.emit_created_files(&vm, vcpu, profile.as_deref(), binding, &record, produced);
-            st = vm.state.lock();
+        if !resolved {
+            self.emit_call(&mut st.calls, call.record, SyscallEnd::Returned);
+            return;
         }
-        self.emit_call(&mut st.calls, record, SyscallEnd::Returned);
+        // Reading descriptors and applying diffusion may sleep: not under
+        // the lock.
+        let profile = st.profile.clone();
+        let binding = st.binding;
+        let secrets = st.secrets.clone();
+        drop(st);
+        if produced != FdResult::Nothing {
+            self.emit_created_files(
+                &vm,
+                vcpu,
+                profile.as_deref(),
+                binding,
+                secrets.as_deref(),
+                &call.record,
+                produced,
+            );
+        }
+        {
+            let mut st = vm.state.lock();
+            self.emit_call(&mut st.calls, call.record, SyscallEnd::Returned);
+        }
+        self.diffuse(&vm, vcpu, profile.as_deref(), binding, &call);
     }
 
     /// `IOCTL_VM_LIST`.
@@ -960,6 +1308,12 @@ impl Tracker {
             },
             resolved: vm.resolved.load(ordering::Relaxed),
             unresolved: vm.unresolved.load(ordering::Relaxed),
+            diffusions: vm.tables.diffusions.load(ordering::Relaxed),
+            exfiltrations: vm.tables.exfiltrations.load(ordering::Relaxed),
+            table_entries: vm.tables.len().try_into().unwrap_or(u32::MAX),
+            table_capacity: vm.tables.capacity().try_into().unwrap_or(u32::MAX),
+            table_evictions: vm.tables.evictions(),
+            diffusions_lost: vm.tables.lost.load(ordering::Relaxed),
         }
     }
 
@@ -1076,6 +1430,107 @@ impl Tracker {
         Ok(())
     }
 
+    /// `IOCTL_SECRET`: validates fully before changing anything.
+    pub(crate) fn secret(&self, arg: usize) -> Result {
+        let mut request = read_request::<SecretRequest>(arg)?;
+        let mut reg = self.registry.lock();
+        match request.op {
+            SECRET_ADD => {
+                let nil = request.uuid == Uuid::default();
+                let len = request.pattern_len as usize;
+                let valid_target = match request.all {
+                    0 => !nil,
+                    1 => nil,
+                    _ => false,
+                };
+                if !valid_target || request.id != 0 || len == 0 || len > SECRET_PATTERN_MAX {
+                    return Err(EINVAL);
+                }
+                let pattern = &request.pattern[..len];
+                if core::str::from_utf8(pattern).is_err() || glob::validate(pattern).is_err() {
+                    return Err(EINVAL);
+                }
+                if reg.secrets.len() >= SECRETS_MAX {
+                    return Err(ENOSPC);
+                }
+                // The next free id after the last one given: a removed
+                // secret's bit, still carried by what it reached, is
+                // reused only after every other id.
+                let taken = |id: u32| reg.secrets.iter().any(|d| d.id == id);
+                let id = (1..=SECRETS_MAX as u32)
+                    .map(|k| (reg.last_secret_id + k) % SECRETS_MAX as u32)
+                    .find(|&id| !taken(id))
+                    .ok_or(ENOSPC)?;
+                let mut owned = KVec::new();
+                owned.extend_from_slice(pattern, GFP_KERNEL)?;
+                let def = Arc::new(
+                    SecretDef {
+                        id,
+                        all: request.all == 1,
+                        uuid: request.uuid,
+                        pattern: owned,
+                        files: Atomic::new(0),
+                    },
+                    GFP_KERNEL,
+                )?;
+                reg.secrets.push(def, GFP_KERNEL)?;
+                reg.last_secret_id = id;
+                request.id = id;
+            }
+            SECRET_REMOVE => {
+                let index = reg
+                    .secrets
+                    .iter()
+                    .position(|d| d.id == request.id)
+                    .ok_or(ENOENT)?;
+                reg.secrets.remove(index).map_err(|_| EINVAL)?;
+            }
+            _ => return Err(EINVAL),
+        }
+        for i in 0..reg.vms.len() {
+            let vm = reg.vms[i].clone();
+            self.apply(&reg, &vm);
+        }
+        drop(reg);
+        write_reply(arg, &request)
+    }
+
+    /// `IOCTL_SECRET_LIST`.
+    pub(crate) fn secret_list(&self, arg: usize) -> Result {
+        let mut request = read_request::<SecretListRequest>(arg)?;
+        let mut infos = KVec::new();
+        let count = {
+            let reg = self.registry.lock();
+            let count = reg.secrets.len();
+            let written = count.min(request.capacity as usize);
+            infos.reserve(written, GFP_KERNEL)?;
+            for def in reg.secrets.iter().take(written) {
+                let mut info = SecretInfo {
+                    id: def.id,
+                    all: u32::from(def.all),
+                    uuid: def.uuid,
+                    files: def.files.load(ordering::Relaxed),
+                    pattern_len: def.pattern.len() as u32,
+                    ..SecretInfo::default()
+                };
+                info.pattern[..def.pattern.len()].copy_from_slice(&def.pattern);
+                // Cannot allocate: reserved above.
+                infos.push(info, GFP_NOWAIT)?;
+            }
+            count
+        };
+        let mut out = UserSlice::new(
+            UserPtr::from_addr(request.entries as usize),
+            infos.len() * size_of::<SecretInfo>(),
+        )
+        .writer();
+        for info in infos.iter() {
+            out.write_slice(info.as_bytes())?;
+        }
+        request.count = count as u32;
+        write_reply(arg, &request)
+    }
+
     /// After KVM stopped calling us: end what is pending, report the VMs
     /// as no longer traced.
     fn shut_down(&self) {
@@ -1113,6 +1568,15 @@ fn write_reply<T: Pod>(arg: usize, reply: &T) -> Result {
 /// Converts KVM's `enum kvm_syscall_trap_refusal`.
 fn refusal_from_kvm(raw: u32) -> Refusal {
     Refusal::from_raw(raw).unwrap_or(Refusal::None)
+}
+
+/// Reads a `struct sockaddr_in` at user address `at`: its address and
+/// port, if it is one (`AF_INET`).
+fn read_sockaddr_in(mem: &mut VcpuMemory, at: u64) -> Option<([u8; 4], u16)> {
+    let mut raw = [0u8; 8];
+    mem.read(at, &mut raw).ok()?;
+    let family = u16::from_le_bytes([raw[0], raw[1]]);
+    (family == AF_INET).then(|| ([raw[4], raw[5], raw[6], raw[7]], u16::from_be_bytes([raw[2], raw[3]])))
 }
 
 /// Reads the guest's SMBIOS system UUID through the vCPU; `None` if there
