@@ -2,7 +2,8 @@
 
 //! The VM list, the trace selection and introspection profiles:
 //! `leaktrace vms`, `leaktrace trace`, `leaktrace untrace` and `leaktrace
-//! profile load`/`unload`, over the [`Control`] ioctls.
+//! profile load`/`unload`, over the [`Control`] ioctls (which also carry
+//! the secrets of [`crate::secret`]).
 //!
 //! The ioctls themselves are one-line wrappers in [`crate::device`]; this
 //! module holds what sits on top of them (growing the arrays until the
@@ -19,6 +20,8 @@ use crate::format;
 use crate::uuid;
 use leaktrace_abi::Profile;
 use leaktrace_abi::Refusal;
+use leaktrace_abi::SecretInfo;
+use leaktrace_abi::SecretRequest;
 use leaktrace_abi::TraceRequest;
 use leaktrace_abi::Uuid;
 use leaktrace_abi::VmInfo;
@@ -48,6 +51,12 @@ pub trait Control {
     /// `IOCTL_PROFILE_LOAD`: sets (`Some`) or removes (`None`) the profile
     /// of `target`.
     fn profile_load(&self, target: ProfileTarget, profile: Option<&Profile>) -> io::Result<()>;
+    /// `IOCTL_SECRET`: returns the request as the module left it (the new
+    /// secret's `id` after `SECRET_ADD`).
+    fn secret(&self, request: &SecretRequest) -> io::Result<SecretRequest>;
+    /// `IOCTL_SECRET_LIST` into `entries`; returns the number of secrets,
+    /// which may exceed `entries.len()`.
+    fn secret_list(&self, entries: &mut [SecretInfo]) -> io::Result<u32>;
 }
 
 impl Control for Device {
@@ -73,6 +82,16 @@ impl Control for Device {
             ProfileTarget::Default => Device::profile_load(self, Uuid::default(), true, profile),
         }
     }
+
+    fn secret(&self, request: &SecretRequest) -> io::Result<SecretRequest> {
+        let mut req = *request;
+        Device::secret(self, &mut req)?;
+        Ok(req)
+    }
+
+    fn secret_list(&self, entries: &mut [SecretInfo]) -> io::Result<u32> {
+        Device::secret_list(self, entries)
+    }
 }
 
 /// Which control ioctl failed, for messages.
@@ -86,6 +105,10 @@ pub enum Ioctl {
     Trace,
     /// `IOCTL_PROFILE_LOAD`.
     ProfileLoad,
+    /// `IOCTL_SECRET`.
+    Secret,
+    /// `IOCTL_SECRET_LIST`.
+    SecretList,
 }
 
 impl Ioctl {
@@ -96,6 +119,8 @@ impl Ioctl {
             Self::GetSelection => "IOCTL_GET_SELECTION",
             Self::Trace => "IOCTL_TRACE",
             Self::ProfileLoad => "IOCTL_PROFILE_LOAD",
+            Self::Secret => "IOCTL_SECRET",
+            Self::SecretList => "IOCTL_SECRET_LIST",
         }
     }
 }
@@ -325,7 +350,7 @@ const VM_LIST_FIRST_CAPACITY: usize = 16;
 
 /// Calls `fill` with larger and larger arrays until the count it reports
 /// fits the array; returns the entries and the last extra value.
-fn fill_growing<T: Clone + Default, X>(
+pub(crate) fn fill_growing<T: Clone + Default, X>(
     first_capacity: usize,
     mut fill: impl FnMut(&mut [T]) -> io::Result<(u32, X)>,
 ) -> io::Result<(Vec<T>, X)> {
@@ -557,6 +582,12 @@ pub(crate) mod tests {
         pub(crate) profiles: RefCell<Vec<(Uuid, Profile)>>,
         /// The default profile (`all` 1).
         pub(crate) default_profile: RefCell<Option<Profile>>,
+        /// Secrets, by ascending id.
+        pub(crate) secrets: RefCell<Vec<SecretInfo>>,
+        /// `secret` calls.
+        pub(crate) secret_calls: Cell<usize>,
+        /// `secret_list` calls.
+        pub(crate) secret_list_calls: Cell<usize>,
     }
 
     impl SimModule {
@@ -716,6 +747,68 @@ pub(crate) mod tests {
                 }
             };
             self.profile_request(&request, profile)
+        }
+
+        /// `IOCTL_SECRET` with the checks the ABI documents: `EINVAL` for
+        /// an unknown op, a pattern that is empty, too long, not absolute
+        /// or not UTF-8, or a bad target (`all` not 0 or 1, a UUID with
+        /// `all`, none without); `ENOSPC` past `SECRETS_MAX`; `ENOENT` to
+        /// remove an id not defined. New ids are the lowest free.
+        fn secret(&self, request: &SecretRequest) -> io::Result<SecretRequest> {
+            self.check_fail()?;
+            self.secret_calls.set(self.secret_calls.get() + 1);
+            let err = |errno| Err(io::Error::from_raw_os_error(errno));
+            let mut secrets = self.secrets.borrow_mut();
+            match request.op {
+                leaktrace_abi::SECRET_ADD => {
+                    let len = request.pattern_len as usize;
+                    let nil = uuid::is_nil(&request.uuid);
+                    let pattern = request.pattern.get(..len).unwrap_or_default();
+                    let valid = (1..=leaktrace_abi::SECRET_PATTERN_MAX).contains(&len)
+                        && core::str::from_utf8(pattern).is_ok()
+                        && pattern[0] == b'/'
+                        && request.all <= 1
+                        && (request.all == 1) == nil;
+                    if !valid {
+                        return err(libc::EINVAL);
+                    }
+                    let Some(id) = (0..leaktrace_abi::SECRETS_MAX as u32)
+                        .find(|id| !secrets.iter().any(|s| s.id == *id))
+                    else {
+                        return err(libc::ENOSPC);
+                    };
+                    let mut info = SecretInfo {
+                        id,
+                        all: request.all,
+                        uuid: request.uuid,
+                        pattern_len: request.pattern_len,
+                        ..SecretInfo::default()
+                    };
+                    info.pattern[..len].copy_from_slice(pattern);
+                    secrets.push(info);
+                    secrets.sort_by_key(|s| s.id);
+                    Ok(SecretRequest { id, ..*request })
+                }
+                leaktrace_abi::SECRET_REMOVE => {
+                    let before = secrets.len();
+                    secrets.retain(|s| s.id != request.id);
+                    if secrets.len() == before {
+                        return err(libc::ENOENT);
+                    }
+                    Ok(*request)
+                }
+                _ => err(libc::EINVAL),
+            }
+        }
+
+        fn secret_list(&self, entries: &mut [SecretInfo]) -> io::Result<u32> {
+            self.check_fail()?;
+            self.secret_list_calls.set(self.secret_list_calls.get() + 1);
+            let secrets = self.secrets.borrow();
+            for (slot, s) in entries.iter_mut().zip(secrets.iter()) {
+                *slot = *s;
+            }
+            Ok(secrets.len() as u32)
         }
     }
 
@@ -927,6 +1020,12 @@ pub(crate) mod tests {
             }
             fn profile_load(&self, t: ProfileTarget, p: Option<&Profile>) -> io::Result<()> {
                 self.0.profile_load(t, p)
+            }
+            fn secret(&self, request: &SecretRequest) -> io::Result<SecretRequest> {
+                self.0.secret(request)
+            }
+            fn secret_list(&self, entries: &mut [SecretInfo]) -> io::Result<u32> {
+                self.0.secret_list(entries)
             }
         }
         let sim = NoList(SimModule::default());

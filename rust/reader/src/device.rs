@@ -17,8 +17,10 @@
 //!   count in `1..=EMIT_TEST_MAX` (else `EINVAL`); `IOCTL_VM_LIST` and
 //!   `IOCTL_GET_SELECTION` fill user arrays and report the full count;
 //!   `IOCTL_TRACE` changes the trace selection; `IOCTL_PROFILE_LOAD` sets
-//!   or removes an introspection profile; other numbers get `ENOTTY` (as
-//!   do the newer ones on an older module).
+//!   or removes an introspection profile; `IOCTL_SECRET` defines or
+//!   removes a secret and `IOCTL_SECRET_LIST` fills a user array with the
+//!   secrets; other numbers get `ENOTTY` (as do the newer ones on an older
+//!   module).
 //!
 //! The wrappers make exactly one system call each and never retry, so that
 //! callers (and the device tests) see every `EINTR` and `EAGAIN`.
@@ -28,6 +30,9 @@ use leaktrace_abi::Info;
 use leaktrace_abi::Profile;
 use leaktrace_abi::ProfileLoadRequest;
 use leaktrace_abi::RecordHeader;
+use leaktrace_abi::SecretInfo;
+use leaktrace_abi::SecretListRequest;
+use leaktrace_abi::SecretRequest;
 use leaktrace_abi::SelectionRequest;
 use leaktrace_abi::TraceRequest;
 use leaktrace_abi::Uuid;
@@ -38,6 +43,8 @@ use leaktrace_abi::IOCTL_EMIT_TEST;
 use leaktrace_abi::IOCTL_GET_INFO;
 use leaktrace_abi::IOCTL_GET_SELECTION;
 use leaktrace_abi::IOCTL_PROFILE_LOAD;
+use leaktrace_abi::IOCTL_SECRET;
+use leaktrace_abi::IOCTL_SECRET_LIST;
 use leaktrace_abi::IOCTL_TRACE;
 use leaktrace_abi::IOCTL_VM_LIST;
 use leaktrace_abi::RECORD_ALIGN;
@@ -198,6 +205,36 @@ impl Device {
             )
         }?;
         Ok(())
+    }
+
+    /// `IOCTL_SECRET`: defines (`SECRET_ADD`; the module writes the new
+    /// secret's id to `request.id`) or removes (`SECRET_REMOVE`) a secret.
+    pub fn secret(&self, request: &mut SecretRequest) -> io::Result<()> {
+        // SAFETY: `IOCTL_SECRET` reads and writes a `SecretRequest` at the
+        // pointer, which points to one.
+        unsafe { self.ioctl_raw(IOCTL_SECRET, (request as *mut SecretRequest).cast()) }?;
+        Ok(())
+    }
+
+    /// `IOCTL_SECRET_LIST` into `entries`: returns the number of secrets,
+    /// which may exceed `entries.len()` (then only `entries.len()` were
+    /// written).
+    pub fn secret_list(&self, entries: &mut [SecretInfo]) -> io::Result<u32> {
+        let mut req = SecretListRequest {
+            entries: entries.as_mut_ptr() as u64,
+            capacity: u32::try_from(entries.len()).unwrap_or(u32::MAX),
+            count: 0,
+        };
+        // SAFETY: `IOCTL_SECRET_LIST` reads and writes the request, and
+        // writes at most `capacity` `SecretInfo`s to `entries`, which has
+        // room for them.
+        unsafe {
+            self.ioctl_raw(
+                IOCTL_SECRET_LIST,
+                (&mut req as *mut SecretListRequest).cast(),
+            )
+        }?;
+        Ok(req.count)
     }
 
     /// Any `ioctl` on the device, for tests of unknown or bad requests.
@@ -495,6 +532,8 @@ mod tests {
         assert_eq!(IOCTL_TRACE, 0x4018_4c04);
         assert_eq!(IOCTL_GET_SELECTION, 0xc018_4c05);
         assert_eq!(IOCTL_PROFILE_LOAD, 0x4028_4c06);
+        assert_eq!(IOCTL_SECRET, 0xc120_4c07);
+        assert_eq!(IOCTL_SECRET_LIST, 0xc010_4c08);
     }
 
     #[test]

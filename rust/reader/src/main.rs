@@ -19,6 +19,9 @@
 //!   show FILE [--json]`; `leaktrace profile load (--vm UUID|--all) FILE`
 //!   and `leaktrace profile unload (--vm UUID|--all)`
 //!   (Documentation/introspection.rst).
+//! - `leaktrace secret add --vm UUID|all GLOB`, `leaktrace secret list
+//!   [--json]`, `leaktrace secret rm ID`: the confidential sources the
+//!   module follows.
 //!
 //! Exit status: 0 on success (including a stop by signal, count or
 //! timeout), 1 on any error, with a message on stderr.
@@ -29,6 +32,7 @@ use anyhow::Result;
 use clap::Parser;
 use clap::Subcommand;
 use leaktrace::abi::Info;
+use leaktrace::abi::SecretInfo;
 use leaktrace::abi::Uuid;
 use leaktrace::abi::RECORD_MAX_SIZE;
 use leaktrace::control;
@@ -38,15 +42,21 @@ use leaktrace::control::ProfileTarget;
 use leaktrace::control::TraceCommand;
 use leaktrace::decode::Decoder;
 use leaktrace::decode::Event;
+use leaktrace::decode::Record;
 use leaktrace::device;
 use leaktrace::device::Device;
+use leaktrace::diffusion::Colors;
+use leaktrace::diffusion::SecretPatterns;
 use leaktrace::filter;
 use leaktrace::filter::Filter;
 use leaktrace::filter::VmSelector;
 use leaktrace::format;
 use leaktrace::profile;
 use leaktrace::profile::KernelProfile;
+use leaktrace::secret;
+use leaktrace::secret::SecretVm;
 use leaktrace::uuid;
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::io::Read;
@@ -108,6 +118,48 @@ enum Command {
     /// image, show one, load one into the module or unload it.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Confidential sources: path globs in the guests. A file a traced
+    /// process uses whose path matches becomes confidential, and the
+    /// module follows its data wherever it goes (diffusion records).
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+/// `secret` subcommands.
+#[derive(Debug, Subcommand)]
+enum SecretCommand {
+    /// Define a secret for the VMs with one UUID or for all VMs; prints
+    /// its id alone on a line (its bit in diffusion records' secrets).
+    /// Files match when a traced process first uses them after that.
+    #[command(after_help = secret::PATTERN_SYNTAX)]
+    Add(SecretAddArgs),
+    /// List the secrets: ID, VM (UUID or all), PATTERN, FILES (files that
+    /// became confidential through it, in all VMs).
+    List {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a secret: no new file becomes confidential through it;
+    /// what it already marked stays marked (the data is out).
+    Rm {
+        /// The secret's id (see `secret list`).
+        #[arg(value_name = "ID")]
+        id: u32,
+    },
+}
+
+/// Options of `secret add`.
+#[derive(Debug, clap::Args)]
+struct SecretAddArgs {
+    /// The VMs the secret is in: a SMBIOS UUID (canonical form), or `all`.
+    #[arg(long, value_name = "UUID|all", value_parser = secret::parse_secret_vm)]
+    vm: SecretVm,
+    /// An absolute path glob in the guest, at most 256 bytes of UTF-8:
+    /// `*` and `?` match within one path component, `**` (a whole
+    /// component) any number of components. Quote it from the shell.
+    #[arg(value_name = "GLOB")]
+    pattern: OsString,
 }
 
 /// `profile` subcommands.
@@ -210,7 +262,8 @@ fn parse_uuid(s: &str) -> Result<Uuid, String> {
 #[derive(Debug, clap::Args)]
 struct WatchArgs {
     /// Print one JSON object per line: {"type": "loaded" | "heartbeat" |
-    /// "test" | "vm" | "syscall" | "file" | "unknown" | "lost", ...}.
+    /// "test" | "vm" | "syscall" | "file" | "diffusion" | "pressure" |
+    /// "unknown" | "lost", ...} (Documentation/abi.rst).
     #[arg(long)]
     json: bool,
     /// Stop after printing this many records (gaps reported as "lost" do
@@ -220,11 +273,12 @@ struct WatchArgs {
     /// Stop after this many seconds (decimals allowed).
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     timeout: Option<Duration>,
-    /// Show only VM, syscall and file records (and "lost" gaps).
+    /// Show only VM, syscall, file, diffusion and pressure records (and
+    /// "lost" gaps).
     #[arg(long)]
     syscalls: bool,
-    /// Show only this VM's VM and syscall records (and "lost" gaps): a VM
-    /// id or a UUID.
+    /// Show only this VM's VM, syscall, file, diffusion and pressure
+    /// records (and "lost" gaps): a VM id or a UUID.
     #[arg(long, value_name = "ID|UUID", value_parser = filter::parse_vm_selector)]
     vm: Option<VmSelector>,
 }
@@ -334,6 +388,8 @@ trait Source {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
     /// `IOCTL_GET_INFO`.
     fn info(&self) -> io::Result<Info>;
+    /// The secrets defined (`IOCTL_SECRET_LIST`).
+    fn secrets(&self) -> io::Result<Vec<SecretInfo>>;
     /// `ppoll(2)` with the given signal mask (see [`Device::ppoll`]).
     fn ppoll(
         &self,
@@ -356,6 +412,10 @@ impl Source for Device {
         Device::info(self)
     }
 
+    fn secrets(&self) -> io::Result<Vec<SecretInfo>> {
+        secret::list(self)
+    }
+
     fn ppoll(
         &self,
         events: i16,
@@ -373,21 +433,59 @@ struct Sink<'a> {
     json: bool,
     /// Which events to print.
     filter: Filter,
+    /// Colours of text lines.
+    colors: Colors,
+    /// Patterns of the secrets known (text only).
+    patterns: SecretPatterns,
+    /// Secret ids that were not defined at the last `IOCTL_SECRET_LIST`:
+    /// not asked about again (a secret removed stays in the records of
+    /// the data it marked).
+    asked: u64,
     /// Standard output (a buffer in unit tests).
     out: &'a mut dyn Write,
 }
 
 impl Sink<'_> {
+    /// Learns the patterns of the secrets in `mask` it does not know yet,
+    /// asking `list` (the module) once for any id it has not asked about.
+    fn learn_secrets(&mut self, mask: u64, list: &dyn Fn() -> io::Result<Vec<SecretInfo>>) {
+        let unknown = leaktrace::diffusion::secret_ids(mask)
+            .into_iter()
+            .filter(|id| !self.patterns.contains_key(id))
+            .fold(0u64, |m, id| m | 1 << id);
+        if unknown & !self.asked == 0 {
+            return;
+        }
+        // Without the list (an older module, no permission), ids alone.
+        if let Ok(secrets) = list() {
+            self.patterns = secret::patterns(&secrets);
+        }
+        self.asked |= unknown;
+    }
+
     /// Prints one event, if the filter keeps it, and flushes; returns
-    /// whether it was printed.
-    fn emit(&mut self, event: &Event) -> Result<bool> {
+    /// whether it was printed. `list` lists the secrets (text only).
+    fn emit(
+        &mut self,
+        event: &Event,
+        list: &dyn Fn() -> io::Result<Vec<SecretInfo>>,
+    ) -> Result<bool> {
         if !self.filter.keep(event) {
             return Ok(false);
         }
         let line = if self.json {
             format::json_line(event)?
         } else {
-            format::text_line(event)
+            match event {
+                Event::Record(Record::Diffusion(r)) => self.learn_secrets(r.secrets, list),
+                Event::Record(Record::Pressure(r)) => self.learn_secrets(r.secrets, list),
+                _ => {}
+            }
+            let ctx = format::TextContext {
+                colors: self.colors,
+                secrets: &self.patterns,
+            };
+            format::text_line_in(event, &ctx)
         };
         writeln!(self.out, "{line}").context("writing to standard output")?;
         self.out.flush().context("writing to standard output")?;
@@ -459,8 +557,9 @@ impl<S: Source> Watch<'_, S> {
         // Print the good records before a malformed one, then fail.
         let mut records = 0;
         let mut printed = 0;
+        let list = || dev.secrets();
         for event in &self.events {
-            let shown = self.sink.emit(event)?;
+            let shown = self.sink.emit(event, &list)?;
             if matches!(event, Event::Record(_)) {
                 records += 1;
                 printed += u64::from(shown);
@@ -530,12 +629,30 @@ impl<S: Source> Watch<'_, S> {
     }
 }
 
+/// Whether text goes to a terminal that wants colours: standard output is
+/// a TTY and `NO_COLOR` is unset or empty (https://no-color.org).
+fn use_colors() -> bool {
+    use std::io::IsTerminal;
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// `leaktrace watch`.
 fn watch(path: &Path, args: &WatchArgs) -> Result<()> {
     let (dev, info) = open(path)?;
     let signals = StopSignals::install().context("installing the SIGINT/SIGTERM handler")?;
+    let colors = Colors {
+        on: !args.json && use_colors(),
+    };
     let mut out = io::stdout().lock();
-    watch_source(&dev, info, args, &STOP, &signals.wait_mask, &mut out)
+    watch_source(
+        &dev,
+        info,
+        args,
+        colors,
+        &STOP,
+        &signals.wait_mask,
+        &mut out,
+    )
 }
 
 /// The body of `watch` over any [`Source`]: until `--count` records,
@@ -544,6 +661,7 @@ fn watch_source<S: Source>(
     dev: &S,
     info: Info,
     args: &WatchArgs,
+    colors: Colors,
     stop: &AtomicBool,
     wait_mask: &libc::sigset_t,
     out: &mut dyn Write,
@@ -560,6 +678,17 @@ fn watch_source<S: Source>(
         sink: Sink {
             json: args.json,
             filter: Filter::new(args.syscalls, args.vm),
+            colors,
+            // Text shows the secrets' patterns: ask once now, and again
+            // for an id defined later.
+            patterns: if args.json {
+                SecretPatterns::new()
+            } else {
+                dev.secrets()
+                    .map(|s| secret::patterns(&s))
+                    .unwrap_or_default()
+            },
+            asked: 0,
             out,
         },
     };
@@ -720,6 +849,44 @@ fn profile_load(path: &Path, target: &ProfileTargetArgs, file: Option<&Path>) ->
     finish_report(&control::run_profile_load(&dev, target.target(), loaded))
 }
 
+/// `leaktrace secret add`: prints the new id.
+fn secret_add(path: &Path, args: &SecretAddArgs) -> Result<()> {
+    // The pattern is checked before the device is opened.
+    secret::check_pattern(&args.pattern).map_err(anyhow::Error::msg)?;
+    let (dev, _info) = open(path)?;
+    let id = secret::add(&dev, args.vm, &args.pattern).map_err(anyhow::Error::msg)?;
+    print(&format!("{id}\n"))
+}
+
+/// `leaktrace secret list` over any [`Control`]: the text or JSON to
+/// print.
+fn secret_list_output(ctl: &dyn Control, json: bool) -> Result<String> {
+    let secrets = secret::list_or_message(ctl).map_err(anyhow::Error::msg)?;
+    Ok(if json {
+        let shown = ctl.path().display().to_string();
+        let mut line = serde_json::to_string(&secret::JsonSecrets::new(&shown, &secrets))?;
+        line.push('\n');
+        line
+    } else {
+        secret::list_text(&secrets)
+    })
+}
+
+/// `leaktrace secret list`.
+fn secret_list(path: &Path, json: bool) -> Result<()> {
+    let (dev, _info) = open(path)?;
+    print(&secret_list_output(&dev, json)?)
+}
+
+/// `leaktrace secret rm`.
+fn secret_rm(path: &Path, id: u32) -> Result<()> {
+    let (dev, _info) = open(path)?;
+    secret::remove(&dev, id).map_err(anyhow::Error::msg)?;
+    print(&format!(
+        "secret {id} removed; files it made confidential stay confidential\n"
+    ))
+}
+
 /// Whether the error is a closed standard output (`leaktrace watch | head`).
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
@@ -744,6 +911,9 @@ fn main() -> ExitCode {
             profile_load(&cli.device, &args.target, Some(&args.file))
         }
         Command::Profile(ProfileCommand::Unload(target)) => profile_load(&cli.device, target, None),
+        Command::Secret(SecretCommand::Add(args)) => secret_add(&cli.device, args),
+        Command::Secret(SecretCommand::List { json }) => secret_list(&cli.device, *json),
+        Command::Secret(SecretCommand::Rm { id }) => secret_rm(&cli.device, *id),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -846,6 +1016,10 @@ mod tests {
         raw: RefCell<Option<Vec<u8>>>,
         refills: Cell<u64>,
         stop: &'a AtomicBool,
+        /// What `IOCTL_SECRET_LIST` answers.
+        secrets: RefCell<Vec<SecretInfo>>,
+        /// Its calls.
+        secret_lists: Cell<usize>,
     }
 
     impl<'a> Sim<'a> {
@@ -855,6 +1029,8 @@ mod tests {
                 raw: RefCell::new(None),
                 refills: Cell::new(0),
                 stop,
+                secrets: RefCell::new(Vec::new()),
+                secret_lists: Cell::new(0),
             }
         }
 
@@ -910,6 +1086,48 @@ mod tests {
             self.ring.borrow_mut().push(r.as_bytes_mut()).unwrap();
         }
 
+        fn push_diffusion(&self, secrets: u64) {
+            use leaktrace::abi::DiffusionOp;
+            use leaktrace::abi::DiffusionRecord;
+            use leaktrace::abi::NodeKind;
+            let mut r = DiffusionRecord {
+                header: RecordHeader::new::<DiffusionRecord>(RecordKind::Diffusion, 6),
+                vm_id: 1,
+                op: DiffusionOp::Read as u32,
+                call_id: 3,
+                secrets,
+                new_secrets: secrets,
+                ..DiffusionRecord::default()
+            };
+            r.actor.status = leaktrace::abi::Resolution::Resolved as u32;
+            r.actor.tgid = 44;
+            r.actor.comm[..3].copy_from_slice(b"cat");
+            r.source.kind = NodeKind::File as u32;
+            r.source.vm_id = 1;
+            r.source.id = 12;
+            r.target.kind = NodeKind::Process as u32;
+            r.target.vm_id = 1;
+            r.target.id = 44;
+            r.set_names(b"/secret/plan.txt", b"cat");
+            let size = DiffusionRecord::size_for(r.names_len());
+            r.header.size = size as u16;
+            self.ring
+                .borrow_mut()
+                .push(&mut r.as_bytes_mut()[..size])
+                .unwrap();
+        }
+
+        fn define_secret(&self, id: u32, pattern: &str) {
+            let mut info = SecretInfo {
+                id,
+                all: 1,
+                pattern_len: pattern.len() as u32,
+                ..SecretInfo::default()
+            };
+            info.pattern[..pattern.len()].copy_from_slice(pattern.as_bytes());
+            self.secrets.borrow_mut().push(info);
+        }
+
         fn queued(&self) -> u64 {
             self.ring.borrow().counters().queued
         }
@@ -935,6 +1153,11 @@ mod tests {
             }
             ring.consume(batch);
             Ok(batch.bytes)
+        }
+
+        fn secrets(&self) -> io::Result<Vec<SecretInfo>> {
+            self.secret_lists.set(self.secret_lists.get() + 1);
+            Ok(self.secrets.borrow().clone())
         }
 
         fn info(&self) -> io::Result<Info> {
@@ -981,7 +1204,15 @@ mod tests {
         // SAFETY: an all-zero `sigset_t` is a valid (empty) set; unused.
         let mask: libc::sigset_t = unsafe { core::mem::zeroed() };
         let mut out = Vec::new();
-        let result = watch_source(sim, info, &args, sim.stop, &mask, &mut out);
+        let result = watch_source(
+            sim,
+            info,
+            &args,
+            Colors::default(),
+            sim.stop,
+            &mask,
+            &mut out,
+        );
         (result, String::from_utf8(out).unwrap())
     }
 
@@ -1307,5 +1538,91 @@ mod tests {
         assert!(Cli::try_parse_from(["leaktrace", "trace"]).is_err());
         assert!(Cli::try_parse_from(["leaktrace", "untrace"]).is_err());
         assert!(Cli::try_parse_from(["leaktrace", "trace", "--all", A]).is_err());
+    }
+    #[test]
+    fn watch_shows_diffusions_with_the_secrets_patterns() {
+        let stop = AtomicBool::new(false);
+        let sim = Sim::new(8192, &stop);
+        sim.define_secret(0, "/secret/**");
+        sim.push_diffusion(0b1);
+        sim.push_syscall(1, 0, 5);
+        // Secret 1 is unknown: the module is asked again, once.
+        sim.push_diffusion(0b11);
+        sim.push_diffusion(0b11);
+        let args = WatchArgs {
+            json: false,
+            count: None,
+            timeout: None,
+            syscalls: true,
+            vm: None,
+        };
+        let (result, out) = watch_sim_args(&sim, args);
+        result.unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert_eq!(
+            lines[0],
+            "vm1  cat[44]   read       /secret/plan.txt -> cat[44]  secret 0=/secret/**"
+        );
+        assert!(lines[1].contains(" read(0, 0, 0) = 5 "), "{out}");
+        assert!(lines[2].ends_with("secrets 0=/secret/**,1"), "{out}");
+        assert_eq!(
+            sim.secret_lists.get(),
+            2,
+            "at start, then once for secret 1"
+        );
+        // JSON never asks.
+        let stop = AtomicBool::new(false);
+        let sim = Sim::new(8192, &stop);
+        sim.push_diffusion(0b100);
+        let (result, out) = watch_sim(&sim, true, None);
+        result.unwrap();
+        let lines = json_lines(&out);
+        assert_eq!(lines[0]["type"], "diffusion");
+        assert_eq!(lines[0]["secrets"], serde_json::json!([2]));
+        assert_eq!(lines[0]["source"]["key"], "vm1/file/0:0/12");
+        assert_eq!(sim.secret_lists.get(), 0);
+    }
+
+    #[test]
+    fn secret_commands_parse() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["leaktrace", "secret"], args].concat());
+        let cli = parse(&["add", "--vm", "all", "/secret/**"]).unwrap();
+        let Command::Secret(SecretCommand::Add(args)) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(args.vm, SecretVm::All);
+        assert_eq!(args.pattern, "/secret/**");
+        let cli = parse(&["add", "--vm", A, "/home/*/.ssh/id_*"]).unwrap();
+        let Command::Secret(SecretCommand::Add(args)) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(args.vm, SecretVm::Uuid(uuid::parse(A).unwrap()));
+        assert!(matches!(
+            parse(&["list", "--json"]).unwrap().command,
+            Command::Secret(SecretCommand::List { json: true })
+        ));
+        assert!(matches!(
+            parse(&["rm", "3"]).unwrap().command,
+            Command::Secret(SecretCommand::Rm { id: 3 })
+        ));
+        assert!(parse(&["add", "/secret/**"]).is_err(), "--vm is required");
+        assert!(parse(&["add", "--vm", "nope", "/x"]).is_err());
+        assert!(parse(&["add", "--vm", "all"]).is_err());
+        assert!(parse(&["rm", "-1"]).is_err());
+        assert!(parse(&["rm"]).is_err());
+    }
+
+    #[test]
+    fn a_secret_pattern_is_checked_before_the_device_is_opened() {
+        let args = SecretAddArgs {
+            vm: SecretVm::All,
+            pattern: OsString::from("secret/**"),
+        };
+        let err = format!(
+            "{:#}",
+            secret_add(Path::new("/nonexistent/leaktrace"), &args).unwrap_err()
+        );
+        assert!(err.contains("is not absolute"), "{err}");
     }
 }
