@@ -882,4 +882,40 @@ mod tests {
             }
         );
     }
+    #[test]
+    fn diffusion_and_pressure_offsets_are_the_documented_ones() {
+        use core::mem::offset_of;
+        use leaktrace_abi::Node;
+        // Documentation/abi.rst gives these offsets.
+        assert_eq!(offset_of!(DiffusionRecord, vm_id), 24);
+        assert_eq!(offset_of!(DiffusionRecord, op), 28);
+        assert_eq!(offset_of!(DiffusionRecord, call_id), 32);
+        assert_eq!(offset_of!(DiffusionRecord, nr), 40);
+        assert_eq!(offset_of!(DiffusionRecord, secrets), 48);
+        assert_eq!(offset_of!(DiffusionRecord, new_secrets), 56);
+        assert_eq!(offset_of!(DiffusionRecord, actor), 64);
+        assert_eq!(offset_of!(DiffusionRecord, source), 104);
+        assert_eq!(offset_of!(DiffusionRecord, target), 144);
+        assert_eq!(offset_of!(DiffusionRecord, source_name_len), 184);
+        assert_eq!(offset_of!(DiffusionRecord, target_name_len), 186);
+        assert_eq!(offset_of!(DiffusionRecord, flags), 188);
+        assert_eq!(offset_of!(DiffusionRecord, names), 192);
+        assert_eq!(offset_of!(Node, id), 8);
+        assert_eq!(offset_of!(Node, dev), 16);
+        assert_eq!(offset_of!(Node, sock_type), 20);
+        assert_eq!(offset_of!(Node, src_addr), 24);
+        assert_eq!(offset_of!(Node, dst_addr), 28);
+        assert_eq!(offset_of!(Node, src_port), 32);
+        assert_eq!(offset_of!(Node, dst_port), 34);
+        assert_eq!(offset_of!(PressureRecord, table), 28);
+        assert_eq!(offset_of!(PressureRecord, capacity), 32);
+        assert_eq!(offset_of!(PressureRecord, node), 40);
+        assert_eq!(offset_of!(PressureRecord, secrets), 80);
+        assert_eq!(offset_of!(PressureRecord, evictions), 88);
+        assert_eq!(offset_of!(leaktrace_abi::VmInfo, diffusions), 112);
+        assert_eq!(offset_of!(leaktrace_abi::VmInfo, diffusions_lost), 144);
+        assert_eq!(offset_of!(leaktrace_abi::SecretRequest, pattern), 32);
+        assert_eq!(offset_of!(leaktrace_abi::SecretInfo, files), 24);
+        assert_eq!(offset_of!(leaktrace_abi::SecretInfo, pattern), 40);
+    }
 }

@@ -955,6 +955,18 @@ pub struct JsonVm {
     pub resolved: u64,
     /// Tasks and files that could not be resolved.
     pub unresolved: u64,
+    /// Diffusion records produced for the VM (exfiltrations included).
+    pub diffusions: u64,
+    /// Of those, data sent out of the traced VMs.
+    pub exfiltrations: u64,
+    /// Entries in the VM's propagation tables now (all tables).
+    pub table_entries: u32,
+    /// Their capacity.
+    pub table_capacity: u32,
+    /// Entries forgotten because a table was full.
+    pub table_evictions: u64,
+    /// Diffusions that could not be followed.
+    pub diffusions_lost: u64,
 }
 
 impl From<&VmInfo> for JsonVm {
@@ -977,6 +989,12 @@ impl From<&VmInfo> for JsonVm {
             kernel_slide: vm.kernel_slide,
             resolved: vm.resolved,
             unresolved: vm.unresolved,
+            diffusions: vm.diffusions,
+            exfiltrations: vm.exfiltrations,
+            table_entries: vm.table_entries,
+            table_capacity: vm.table_capacity,
+            table_evictions: vm.table_evictions,
+            diffusions_lost: vm.diffusions_lost,
         }
     }
 }
@@ -1053,7 +1071,8 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
-/// `vms` as text (with final newline): a table of the VMs, then the
+/// `vms` as text (with final newline): a table of the VMs (the
+/// propagation tables' counters are in `vms --json` only), then the
 /// selection, each selected UUID with the VMs running it or
 /// `not running; traced when it starts`.
 pub fn vms_text(vms: &[VmInfo], selection: &Selection) -> String {
@@ -1072,8 +1091,10 @@ pub fn vms_text(vms: &[VmInfo], selection: &Selection) -> String {
         "PROFILE",
         "RESOLVED",
         "UNRESOLVED",
+        "DIFFUSIONS",
+        "EXFIL",
     ];
-    let rows: Vec<[String; 14]> = vms
+    let rows: Vec<[String; 16]> = vms
         .iter()
         .map(|vm| {
             [
@@ -1091,6 +1112,8 @@ pub fn vms_text(vms: &[VmInfo], selection: &Selection) -> String {
                 profile_state_name(vm.profile),
                 vm.resolved.to_string(),
                 vm.unresolved.to_string(),
+                vm.diffusions.to_string(),
+                vm.exfiltrations.to_string(),
             ]
         })
         .collect();
@@ -1479,6 +1502,12 @@ mod tests {
             unmatched_returns: 2,
             pending: 1,
             traps: 250,
+            diffusions: 7,
+            exfiltrations: 1,
+            table_entries: 12,
+            table_capacity: 4096,
+            table_evictions: 3,
+            diffusions_lost: 2,
             ..Default::default()
         }
     }
@@ -1512,7 +1541,9 @@ mod tests {
                 "flags": {"uuid_known": true, "uuid_absent": false, "selected": true, "traced": true},
                 "created_ns": 5, "syscalls": 100, "returned": 90, "unmatched_returns": 2,
                 "pending": 1, "traps": 250, "profile": "none", "kernel_slide": 0,
-                "resolved": 0, "unresolved": 0
+                "resolved": 0, "unresolved": 0, "diffusions": 7, "exfiltrations": 1,
+                "table_entries": 12, "table_capacity": 4096, "table_evictions": 3,
+                "diffusions_lost": 2
             })
         );
         assert_eq!(v["vms"][1]["refusal"], "cet");
@@ -1534,13 +1565,14 @@ mod tests {
         assert_eq!(
             lines[0],
             "ID  UUID                                  VMM PID  TRACED  SELECTED  REFUSAL  \
-             SYSCALLS  RETURNED  UNMATCHED  PENDING  TRAPS  PROFILE  RESOLVED  UNRESOLVED"
+             SYSCALLS  RETURNED  UNMATCHED  PENDING  TRAPS  PROFILE  RESOLVED  UNRESOLVED  \
+             DIFFUSIONS  EXFIL"
         );
         assert_eq!(
             lines[1],
             format!(
                 "2   {A}  802      yes     yes       none     100       90        2          1        250    \
-                 none     0         0"
+                 none     0         0           7           1"
             )
         );
         assert!(lines[2].contains(" cet "), "{text}");
