@@ -3,7 +3,8 @@
 //! Userspace access to `/dev/leaktrace`: the device's system calls
 //! ([`device`]), decoding of its record stream ([`decode`]), selecting
 //! records ([`filter`]), rendering of records and status ([`format`](mod@format)) and
-//! of diffusion records and their nodes ([`diffusion`]), the
+//! of diffusion records and their nodes ([`diffusion`]), the diffusion graph of an
+//! event file ([`graph`]), the
 //! VM list, trace selection and profile loading commands ([`control`]),
 //! introspection profiles ([`profile`]), secrets ([`secret`]), and the names of
 //! system calls, errno values ([`names`]) and UUIDs ([`uuid`]).
@@ -23,6 +24,7 @@ pub mod diffusion;
 pub mod errno;
 pub mod filter;
 pub mod format;
+pub mod graph;
 pub mod names;
 pub mod profile;
 pub mod secret;

@@ -22,6 +22,9 @@
 //! - `leaktrace secret add --vm UUID|all GLOB`, `leaktrace secret list
 //!   [--json]`, `leaktrace secret rm ID`: the confidential sources the
 //!   module follows.
+//! - `leaktrace graph FILE|- [--format dot|prov-json|json] [-o FILE]
+//!   [--svg FILE]`: the diffusion graph of a `watch --json` event file
+//!   (no device needed).
 //!
 //! Exit status: 0 on success (including a stop by signal, count or
 //! timeout), 1 on any error, with a message on stderr.
@@ -51,6 +54,8 @@ use leaktrace::filter;
 use leaktrace::filter::Filter;
 use leaktrace::filter::VmSelector;
 use leaktrace::format;
+use leaktrace::graph::Graph;
+use leaktrace::graph::GraphFormat;
 use leaktrace::profile;
 use leaktrace::profile::KernelProfile;
 use leaktrace::secret;
@@ -123,6 +128,31 @@ enum Command {
     /// module follows its data wherever it goes (diffusion records).
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Build the diffusion graph from an event file of `watch --json`
+    /// (other record types are ignored): nodes merged by key, one edge
+    /// per diffusion. Needs no device.
+    Graph(GraphArgs),
+}
+
+/// Options of `graph`.
+#[derive(Debug, clap::Args)]
+struct GraphArgs {
+    /// The event file (JSON lines of `leaktrace watch --json`); `-` reads
+    /// standard input.
+    #[arg(value_name = "FILE")]
+    input: PathBuf,
+    /// Output format: Graphviz dot (a cluster per VM), W3C PROV-JSON, or
+    /// {"nodes": [...], "edges": [...]}.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    format: GraphFormat,
+    /// Write the graph to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Render the dot graph to an SVG file with Graphviz's `dot -Tsvg`
+    /// (package graphviz); then nothing goes to standard output unless -o
+    /// names a file for the dot text too.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
 }
 
 /// `secret` subcommands.
@@ -887,6 +917,69 @@ fn secret_rm(path: &Path, id: u32) -> Result<()> {
     ))
 }
 
+/// Renders `dot` text to an SVG file with the Graphviz program `program`
+/// (`dot`).
+fn render_svg(program: &str, dot: &str, svg: &Path) -> Result<()> {
+    use std::process::Stdio;
+    let mut child = match std::process::Command::new(program)
+        .arg("-Tsvg")
+        .arg("-o")
+        .arg(svg)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => bail!(
+            "--svg needs Graphviz's `{program}`, which is not installed \
+             (Debian: apt-get install graphviz); or write dot with -o and render it elsewhere"
+        ),
+        Err(e) => return Err(e).with_context(|| format!("running {program}")),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A `dot` that fails early closes its input: its status says why.
+        let _ = stdin.write_all(dot.as_bytes());
+    }
+    let done = child
+        .wait_with_output()
+        .with_context(|| format!("running {program}"))?;
+    if !done.status.success() {
+        bail!(
+            "{program} -Tsvg failed ({}): {}",
+            done.status,
+            String::from_utf8_lossy(&done.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// `leaktrace graph`.
+fn graph(args: &GraphArgs) -> Result<()> {
+    if args.svg.is_some() && args.format != GraphFormat::Dot {
+        bail!("--svg renders the dot format; leave out --format or use --format dot");
+    }
+    let input = &args.input;
+    let parsed = if input == Path::new("-") {
+        Graph::from_jsonl(io::stdin().lock())
+    } else {
+        let file = fs::File::open(input).with_context(|| format!("reading {}", input.display()))?;
+        Graph::from_jsonl(io::BufReader::new(file))
+    };
+    let graph = parsed.map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    for warning in graph.warnings() {
+        eprintln!("leaktrace: warning: {}: {warning}", input.display());
+    }
+    let text = graph.render(args.format);
+    if let Some(svg) = &args.svg {
+        render_svg("dot", &text, svg)?;
+        if let Some(output) = &args.output {
+            write_output(Some(output), &text)?;
+        }
+        return Ok(());
+    }
+    write_output(args.output.as_deref(), &text)
+}
+
 /// Whether the error is a closed standard output (`leaktrace watch | head`).
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
@@ -914,6 +1007,7 @@ fn main() -> ExitCode {
         Command::Secret(SecretCommand::Add(args)) => secret_add(&cli.device, args),
         Command::Secret(SecretCommand::List { json }) => secret_list(&cli.device, *json),
         Command::Secret(SecretCommand::Rm { id }) => secret_rm(&cli.device, *id),
+        Command::Graph(args) => graph(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -1624,5 +1718,56 @@ mod tests {
             secret_add(Path::new("/nonexistent/leaktrace"), &args).unwrap_err()
         );
         assert!(err.contains("is not absolute"), "{err}");
+    }
+    #[test]
+    fn graph_command_parses_and_explains_a_missing_graphviz() {
+        let cli = Cli::try_parse_from(["leaktrace", "graph", "-"]).unwrap();
+        let Command::Graph(args) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(args.format, GraphFormat::Dot);
+        assert_eq!(args.input, Path::new("-"));
+        let cli = Cli::try_parse_from([
+            "leaktrace",
+            "graph",
+            "e.jsonl",
+            "--format",
+            "prov-json",
+            "-o",
+            "g.json",
+        ])
+        .unwrap();
+        let Command::Graph(args) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(args.format, GraphFormat::ProvJson);
+        assert_eq!(args.output.as_deref(), Some(Path::new("g.json")));
+        assert!(Cli::try_parse_from(["leaktrace", "graph"]).is_err());
+        assert!(Cli::try_parse_from(["leaktrace", "graph", "-", "--format", "svg"]).is_err());
+        let args = GraphArgs {
+            input: PathBuf::from("-"),
+            format: GraphFormat::Json,
+            output: None,
+            svg: Some(PathBuf::from("g.svg")),
+        };
+        assert!(format!("{:#}", graph(&args).unwrap_err()).contains("--svg renders the dot format"));
+        let err = render_svg(
+            "leaktrace-no-such-dot",
+            "digraph {}",
+            Path::new("/nonexistent/g.svg"),
+        )
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("not installed") && err.contains("graphviz"),
+            "{err}"
+        );
+        let args = GraphArgs {
+            input: PathBuf::from("/nonexistent/events.jsonl"),
+            format: GraphFormat::Dot,
+            output: None,
+            svg: None,
+        };
+        assert!(format!("{:#}", graph(&args).unwrap_err()).contains("/nonexistent/events.jsonl"));
     }
 }
