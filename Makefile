@@ -22,7 +22,7 @@ USER_BINS := leaktrace lt-devtest
 # /usr/bin): they make their system calls with their own syscall
 # instruction, so the testbed sees exactly the arguments they print.
 GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror
-GUEST_BINS := lt-syscalls lt-ident lt-udp
+GUEST_BINS := lt-syscalls lt-ident lt-udp lt-diffuse
 GUEST_H := $(ROOT)/selftests/leaktrace/guest/lt-guest.h
 
 .PHONY: all setup kernel module user guest guest-kernels kvm-selftest testbed-deps check unit-test stability demo clean help
@@ -70,6 +70,11 @@ $(BUILD)/bin/lt-ident: $(ROOT)/selftests/leaktrace/guest/lt-ident.c $(GUEST_H)
 $(BUILD)/bin/lt-udp: $(ROOT)/selftests/leaktrace/guest/lt-udp.c
 	@mkdir -p $(dir $@)
 	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
+
+# One diffusion mechanism per mode, for the diffusion scenarios; libc calls.
+$(BUILD)/bin/lt-diffuse: $(ROOT)/selftests/leaktrace/guest/lt-diffuse.c $(GUEST_H)
+	@mkdir -p $(dir $@)
+	@$(CC) $(GUEST_CFLAGS) -pthread -o $@.tmp $< && mv $@.tmp $@
 
 # The KVM selftest of the trap series (patches/0008), built against the
 # testbed kernel tree and cached outside the checkout.
