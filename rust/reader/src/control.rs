@@ -588,6 +588,8 @@ pub(crate) mod tests {
         pub(crate) secret_calls: Cell<usize>,
         /// `secret_list` calls.
         pub(crate) secret_list_calls: Cell<usize>,
+        /// The last secret id given (`None`: none yet, as if 63).
+        pub(crate) last_secret_id: Cell<Option<u32>>,
     }
 
     impl SimModule {
@@ -749,11 +751,13 @@ pub(crate) mod tests {
             self.profile_request(&request, profile)
         }
 
-        /// `IOCTL_SECRET` with the checks the ABI documents: `EINVAL` for
-        /// an unknown op, a pattern that is empty, too long, not absolute
-        /// or not UTF-8, or a bad target (`all` not 0 or 1, a UUID with
-        /// `all`, none without); `ENOSPC` past `SECRETS_MAX`; `ENOENT` to
-        /// remove an id not defined. New ids are the lowest free.
+        /// `IOCTL_SECRET` with the module's checks: `EINVAL` for an
+        /// unknown op, an `id` set with `SECRET_ADD`, a pattern that is
+        /// not UTF-8 or that `glob::validate` refuses (empty, too long,
+        /// not absolute...), or a bad target (`all` not 0 or 1, a UUID
+        /// with `all`, none without); `ENOSPC` past `SECRETS_MAX`;
+        /// `ENOENT` to remove an id not defined. A new id is the next free
+        /// one after the last given (reused only after every other).
         fn secret(&self, request: &SecretRequest) -> io::Result<SecretRequest> {
             self.check_fail()?;
             self.secret_calls.set(self.secret_calls.get() + 1);
@@ -766,17 +770,22 @@ pub(crate) mod tests {
                     let pattern = request.pattern.get(..len).unwrap_or_default();
                     let valid = (1..=leaktrace_abi::SECRET_PATTERN_MAX).contains(&len)
                         && core::str::from_utf8(pattern).is_ok()
-                        && pattern[0] == b'/'
+                        && leaktrace_core::glob::validate(pattern).is_ok()
+                        && request.id == 0
                         && request.all <= 1
                         && (request.all == 1) == nil;
                     if !valid {
                         return err(libc::EINVAL);
                     }
-                    let Some(id) = (0..leaktrace_abi::SECRETS_MAX as u32)
+                    let max = leaktrace_abi::SECRETS_MAX as u32;
+                    let last = self.last_secret_id.get().unwrap_or(max - 1);
+                    let Some(id) = (1..=max)
+                        .map(|k| (last + k) % max)
                         .find(|id| !secrets.iter().any(|s| s.id == *id))
                     else {
                         return err(libc::ENOSPC);
                     };
+                    self.last_secret_id.set(Some(id));
                     let mut info = SecretInfo {
                         id,
                         all: request.all,

@@ -12,12 +12,15 @@
 //! and every run of the reader over the same module, so that `leaktrace
 //! graph` can merge the records' nodes: `vmN/process/TGID`,
 //! `vmN/file/MAJ:MIN/INO`, `vmN/pipe/MAJ:MIN/INO`, `vmN/unix_socket/0xSOCK`,
-//! `flow/TYPE/SRC>DST` (between VMs; a loopback flow is
-//! `vmN/flow/TYPE/SRC>DST`), `vmN/shared_memory/SHMID`,
-//! `vmN/message_queue/MSQID` (System V) or `vmN/message_queue/MAJ:MIN/INO`
-//! (POSIX), `remote/TYPE/DST`. `TYPE` is `tcp` or `udp`, addresses are
-//! `a.b.c.d:port`. A remote's key leaves out the VM and the sending end:
-//! every VM that sends to the same place reaches the same node.
+//! `vmN/flow/TYPE/SRC>DST` (N: the receiving VM; `flow/TYPE/SRC>DST` for
+//! a flow of VM 0, which the module does not produce),
+//! `vmN/shared_memory/SHMID`, `vmN/message_queue/MSQID` (System V) or
+//! `vmN/message_queue/MAJ:MIN/INO` (POSIX), `remote/TYPE/DST`. `TYPE` is
+//! `tcp` or `udp`, addresses are `a.b.c.d:port`, `*:port` when the
+//! address is 0 and `*` when the port is too (a UDP flow is known by its
+//! receiver's port only: `udp *>*:7000`). A remote's key leaves out the
+//! sending end: every VM that sends to the same place reaches the same
+//! node.
 
 use leaktrace_abi::DiffusionOp;
 use leaktrace_abi::DiffusionRecord;
@@ -101,9 +104,15 @@ pub fn sock_type_name(sock_type: u32) -> String {
     }
 }
 
-/// An IPv4 address (network byte order) and port: `a.b.c.d:port`.
+/// An IPv4 address (network byte order) and port: `a.b.c.d:port`,
+/// `*:port` without an address, `*` without either (the ends of a UDP
+/// flow the module does not know).
 fn endpoint(addr: [u8; 4], port: u16) -> String {
-    format!("{}:{port}", Ipv4Addr::from(addr))
+    match (addr, port) {
+        ([0, 0, 0, 0], 0) => "*".into(),
+        ([0, 0, 0, 0], port) => format!("*:{port}"),
+        (addr, port) => format!("{}:{port}", Ipv4Addr::from(addr)),
+    }
 }
 
 /// The name a record carries for a node (lossy UTF-8), `...` in front
@@ -327,7 +336,7 @@ pub enum JsonNode {
     /// One direction of an IPv4 conversation between traced VMs or
     /// inside one.
     Flow {
-        /// 0 between VMs, the VM for loopback.
+        /// The receiving VM.
         vm_id: u32,
         /// `tcp` or `udp`.
         #[serde(rename = "type")]
@@ -375,7 +384,7 @@ pub enum JsonNode {
     },
     /// A destination outside the traced VMs.
     Remote {
-        /// The VM whose end `src` is.
+        /// 0: outside the VMs.
         vm_id: u32,
         /// `tcp` or `udp`.
         #[serde(rename = "type")]
@@ -743,11 +752,23 @@ pub(crate) mod tests {
                 "flow/tcp/10.0.0.1:5000>10.0.0.2:7000",
             ),
             (
-                flow(NodeKind::Flow, 3, true),
+                flow(NodeKind::Flow, 3, false),
                 "",
-                "udp 10.0.0.1:5000>10.0.0.2:7000",
-                "udp 10.0.0.1:5000>10.0.0.2:7000",
-                "vm3/flow/udp/10.0.0.1:5000>10.0.0.2:7000",
+                "tcp 10.0.0.1:5000>10.0.0.2:7000",
+                "tcp 10.0.0.1:5000>10.0.0.2:7000",
+                "vm3/flow/tcp/10.0.0.1:5000>10.0.0.2:7000",
+            ),
+            (
+                Node {
+                    src_addr: [0; 4],
+                    src_port: 0,
+                    dst_addr: [0; 4],
+                    ..flow(NodeKind::Flow, 3, true)
+                },
+                "",
+                "udp *>*:7000",
+                "udp *>*:7000",
+                "vm3/flow/udp/*>*:7000",
             ),
             (
                 node(NodeKind::SharedMemory, 1, 9),

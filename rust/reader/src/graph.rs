@@ -372,8 +372,8 @@ impl Graph {
         }
     }
 
-    /// The graph in Graphviz's dot language: a cluster per VM (flows
-    /// between VMs and remotes outside), processes as ellipses, files as
+    /// The graph in Graphviz's dot language: a cluster per VM (a flow in
+    /// its receiving VM's, remotes outside), processes as ellipses, files as
     /// notes, confidential files bold and filled, exfiltration targets
     /// red octagons, edges labelled with the operation, the system call
     /// when it says more, and the secrets. `source` edges are not drawn
@@ -738,10 +738,10 @@ mod tests {
 {"type":"syscall","seq":7,"time_ns":111,"vm_id":1}
 {"type":"diffusion","seq":8,"time_ns":120,"vm_id":1,"op":"write","call_id":9,"nr":1,"syscall":"write","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":44,"tgid":44,"ppid":1,"comm":"cat"},"source":{"kind":"process","vm_id":1,"pid":44,"name":"cat","key":"vm1/process/44"},"target":{"kind":"pipe","vm_id":1,"dev":"0:12","ino":345,"name":"pipe:[345]","key":"vm1/pipe/0:12/345"}}
 {"type":"diffusion","seq":9,"time_ns":130,"vm_id":1,"op":"read","call_id":10,"nr":0,"syscall":"read","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":50,"tgid":50,"ppid":1,"comm":"sh"},"source":{"kind":"pipe","vm_id":1,"dev":"0:12","ino":345,"name":"pipe:[345]","key":"vm1/pipe/0:12/345"},"target":{"kind":"process","vm_id":1,"pid":50,"name":"sh","key":"vm1/process/50"}}
-{"type":"diffusion","seq":10,"time_ns":140,"vm_id":1,"op":"exfiltrate","call_id":11,"nr":44,"syscall":"sendto","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":50,"tgid":50,"ppid":1,"comm":"sh"},"source":{"kind":"process","vm_id":1,"pid":50,"name":"sh","key":"vm1/process/50"},"target":{"kind":"remote","vm_id":1,"type":"udp","src":"10.0.0.1:4000","dst":"198.51.100.7:9999","name":"198.51.100.7:9999/udp","key":"remote/udp/198.51.100.7:9999"}}
+{"type":"diffusion","seq":10,"time_ns":140,"vm_id":1,"op":"exfiltrate","call_id":11,"nr":44,"syscall":"sendto","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":50,"tgid":50,"ppid":1,"comm":"sh"},"source":{"kind":"process","vm_id":1,"pid":50,"name":"sh","key":"vm1/process/50"},"target":{"kind":"remote","vm_id":0,"type":"udp","src":"10.0.0.1:4000","dst":"198.51.100.7:9999","name":"198.51.100.7:9999/udp","key":"remote/udp/198.51.100.7:9999"}}
 {"type":"diffusion","seq":11,"time_ns":150,"vm_id":1,"op":"inherit","call_id":12,"nr":57,"syscall":"fork","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":50,"tgid":50,"ppid":1,"comm":"sh"},"source":{"kind":"process","vm_id":1,"pid":50,"name":"sh","key":"vm1/process/50"},"target":{"kind":"process","vm_id":1,"pid":51,"name":"sh","key":"vm1/process/51"}}
-{"type":"diffusion","seq":12,"time_ns":160,"vm_id":1,"op":"write","call_id":13,"nr":1,"syscall":"write","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":51,"tgid":51,"ppid":50,"comm":"nc"},"source":{"kind":"process","vm_id":1,"pid":51,"name":"nc","key":"vm1/process/51"},"target":{"kind":"flow","vm_id":0,"type":"tcp","src":"10.0.0.1:5000","dst":"10.0.0.2:7000","name":"tcp 10.0.0.1:5000>10.0.0.2:7000","key":"flow/tcp/10.0.0.1:5000>10.0.0.2:7000"}}
-{"type":"diffusion","seq":3,"time_ns":170,"vm_id":2,"op":"read","call_id":3,"nr":0,"syscall":"read","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":70,"tgid":70,"ppid":1,"comm":"cp"},"source":{"kind":"flow","vm_id":0,"type":"tcp","src":"10.0.0.1:5000","dst":"10.0.0.2:7000","name":"tcp 10.0.0.1:5000>10.0.0.2:7000","key":"flow/tcp/10.0.0.1:5000>10.0.0.2:7000"},"target":{"kind":"process","vm_id":2,"pid":70,"name":"cp","key":"vm2/process/70"}}
+{"type":"diffusion","seq":12,"time_ns":160,"vm_id":1,"op":"write","call_id":13,"nr":1,"syscall":"write","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":51,"tgid":51,"ppid":50,"comm":"nc"},"source":{"kind":"process","vm_id":1,"pid":51,"name":"nc","key":"vm1/process/51"},"target":{"kind":"flow","vm_id":2,"type":"tcp","src":"10.0.0.1:5000","dst":"10.0.0.2:7000","name":"tcp 10.0.0.1:5000>10.0.0.2:7000","key":"vm2/flow/tcp/10.0.0.1:5000>10.0.0.2:7000"}}
+{"type":"diffusion","seq":3,"time_ns":170,"vm_id":2,"op":"read","call_id":3,"nr":0,"syscall":"read","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":70,"tgid":70,"ppid":1,"comm":"cp"},"source":{"kind":"flow","vm_id":2,"type":"tcp","src":"10.0.0.1:5000","dst":"10.0.0.2:7000","name":"tcp 10.0.0.1:5000>10.0.0.2:7000","key":"vm2/flow/tcp/10.0.0.1:5000>10.0.0.2:7000"},"target":{"kind":"process","vm_id":2,"pid":70,"name":"cp","key":"vm2/process/70"}}
 {"type":"diffusion","seq":4,"time_ns":180,"vm_id":2,"op":"transfer","call_id":4,"nr":40,"syscall":"sendfile","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":70,"tgid":70,"ppid":1,"comm":"cp"},"source":{"kind":"file","vm_id":2,"dev":"8:1","ino":99,"name":"/tmp/in","key":"vm2/file/8:1/99"},"target":{"kind":"file","vm_id":2,"dev":"8:1","ino":100,"name":"/tmp/\"out\"","key":"vm2/file/8:1/100"}}
 {"type":"diffusion","seq":13,"time_ns":190,"vm_id":1,"op":"rename","call_id":14,"nr":82,"syscall":"rename","secrets":[0],"new_secrets":[],"actor":{"status":"resolved","task":1,"pid":44,"tgid":44,"ppid":1,"comm":"cat"},"source":{"kind":"file","vm_id":1,"dev":"8:1","ino":12,"name":"/secret/plan.txt","key":"vm1/file/8:1/12"},"target":{"kind":"file","vm_id":1,"dev":"8:1","ino":12,"name":"/tmp/plan","key":"vm1/file/8:1/12"}}
 {"type":"lost","first_seq":14,"count":2}
@@ -759,7 +759,6 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "flow/tcp/10.0.0.1:5000>10.0.0.2:7000",
                 "remote/udp/198.51.100.7:9999",
                 "vm1/file/8:1/12",
                 "vm1/pipe/0:12/345",
@@ -768,6 +767,7 @@ mod tests {
                 "vm1/process/51",
                 "vm2/file/8:1/100",
                 "vm2/file/8:1/99",
+                "vm2/flow/tcp/10.0.0.1:5000>10.0.0.2:7000",
                 "vm2/process/70",
             ]
         );
@@ -826,12 +826,12 @@ mod tests {
             assert!(keys.contains(e["target"].as_str().unwrap()), "{e}");
         }
         assert_eq!(
-            nodes[4],
+            nodes[3],
             json!({"key": "vm1/process/44", "kind": "process", "vm_id": 1, "pid": 44,
                    "name": "cat", "label": "cat[44]", "aliases": [], "secrets": [0],
                    "confidential": false, "exfiltration": false})
         );
-        assert_eq!(nodes[1]["vm_id"], Value::Null);
+        assert_eq!(nodes[0]["vm_id"], Value::Null);
         assert_eq!(
             edges[1],
             json!({"source": "vm1/file/8:1/12", "target": "vm1/process/44", "op": "read",
@@ -881,12 +881,15 @@ mod tests {
             dot.contains("[label=\"inherit (fork)\\nsecret 0\", style=dashed]"),
             "{dot}"
         );
-        // The flow between VMs is outside the clusters.
+        // A flow is in its receiving VM's cluster, a remote outside.
         let flow = dot
-            .find("\"flow/tcp/10.0.0.1:5000>10.0.0.2:7000\" [")
+            .find("    \"vm2/flow/tcp/10.0.0.1:5000>10.0.0.2:7000\" [")
             .unwrap();
+        let vm2 = dot.find("subgraph cluster_vm2").unwrap();
         let last_cluster_end = dot.rfind("  }\n").unwrap();
-        assert!(flow > last_cluster_end, "{dot}");
+        assert!(vm2 < flow && flow < last_cluster_end, "{dot}");
+        let remote = dot.find("\n  \"remote/udp/198.51.100.7:9999\" [").unwrap();
+        assert!(remote > last_cluster_end, "{dot}");
         assert!(!dot.contains("source"), "source edges are not drawn: {dot}");
     }
 
@@ -920,7 +923,7 @@ mod tests {
             plan["prov:type"],
             json!({"$": "lt:file", "type": "prov:QUALIFIED_NAME"})
         );
-        assert!(entity.contains_key("lt:flow/tcp/10.0.0.1%3A5000%3E10.0.0.2%3A7000"));
+        assert!(entity.contains_key("lt:vm2/flow/tcp/10.0.0.1%3A5000%3E10.0.0.2%3A7000"));
         assert_eq!(
             agent["lt:vm1"]["lt:uuid"],
             "4c4c4544-0042-3510-8052-b3c04f4e3732"

@@ -7,9 +7,10 @@
 //! A secret is a path glob in the guests, for one VM (by SMBIOS UUID) or
 //! for every VM; a file a traced process uses whose path matches it
 //! becomes confidential, and everything its data reaches is followed
-//! (Documentation/abi.rst). Patterns are checked here before any ioctl,
-//! with the module's own rules, so that a mistake is explained rather
-//! than answered `EINVAL`.
+//! (Documentation/abi.rst, Documentation/diffusion.rst). Patterns are
+//! checked here before any ioctl, with the module's own rules
+//! (`leaktrace_core::glob::validate`), so that a mistake is explained
+//! rather than answered `EINVAL`.
 
 use crate::control::fill_growing;
 use crate::control::ioctl_error_message;
@@ -24,6 +25,8 @@ use leaktrace_abi::SECRETS_MAX;
 use leaktrace_abi::SECRET_ADD;
 use leaktrace_abi::SECRET_PATTERN_MAX;
 use leaktrace_abi::SECRET_REMOVE;
+use leaktrace_core::glob;
+use leaktrace_core::glob::PatternError;
 use serde::Serialize;
 use std::ffi::OsStr;
 use std::io;
@@ -33,7 +36,7 @@ use std::os::unix::ffi::OsStrExt;
 pub const PATTERN_SYNTAX: &str = "An absolute path glob in the guest (at most 256 bytes, UTF-8): \
 `*` matches any characters within one path component and `?` one character, never `/`; \
 `**` as a whole component matches any number of components, none included \
-(`/home/*/.ssh/id_*`, `/secret/**`).";
+(`/home/*/.ssh/id_*`, `/secret/**`). No empty, `.` or `..` components.";
 
 /// Which VMs a secret is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +76,10 @@ pub fn parse_secret_vm(text: &str) -> Result<SecretVm, String> {
         .map_err(|e| format!("`{text}` is neither `all` nor a UUID: {e}"))
 }
 
-/// Checks a pattern as the module will (absolute, 1 to
-/// [`SECRET_PATTERN_MAX`] bytes, UTF-8, no NUL); returns it as text.
+/// Checks a pattern as the module will (UTF-8, then the module's
+/// `glob::validate`: absolute, 1 to [`SECRET_PATTERN_MAX`] bytes, no NUL,
+/// no empty, `.` or `..` component, `**` only as a whole component);
+/// returns it as text.
 pub fn check_pattern(pattern: &OsStr) -> Result<&str, String> {
     let bytes = pattern.as_bytes();
     let Ok(text) = core::str::from_utf8(bytes) else {
@@ -83,25 +88,34 @@ pub fn check_pattern(pattern: &OsStr) -> Result<&str, String> {
             pattern.to_string_lossy()
         ));
     };
-    if text.is_empty() {
-        return Err(format!("the secret pattern is empty. {PATTERN_SYNTAX}"));
-    }
-    if !text.starts_with('/') {
-        return Err(format!(
-            "secret pattern `{text}` is not absolute: it must start with `/` \
-             (a path in the guest, e.g. /home/*/.ssh/id_*)"
-        ));
-    }
-    if bytes.len() > SECRET_PATTERN_MAX {
-        return Err(format!(
+    match glob::validate(bytes) {
+        Ok(()) => Ok(text),
+        Err(PatternError::Length) if bytes.is_empty() => {
+            Err(format!("the secret pattern is empty. {PATTERN_SYNTAX}"))
+        }
+        Err(PatternError::Length) => Err(format!(
             "secret pattern is {} bytes long: at most {SECRET_PATTERN_MAX}",
             bytes.len()
-        ));
+        )),
+        Err(PatternError::NotAbsolute) => Err(format!(
+            "secret pattern `{text}` is not absolute: it must start with `/` \
+             (a path in the guest, e.g. /home/*/.ssh/id_*)"
+        )),
+        Err(PatternError::Nul) => Err("secret pattern contains a NUL byte".into()),
+        Err(PatternError::Component) if text == "/" => Err(
+            "secret pattern `/` names the root directory, never a file: name files below it \
+             (`/**` for every file)"
+                .into(),
+        ),
+        Err(PatternError::Component) => Err(format!(
+            "secret pattern `{text}` has an empty, `.` or `..` component (`//`, a trailing `/`, \
+             `/./`, `/../`): the paths the module matches have none"
+        )),
+        Err(PatternError::DoubleStar) => Err(format!(
+            "secret pattern `{text}` has `**` inside a component: `**` must be a whole component \
+             (`/a/**/b`); use `*` within one"
+        )),
     }
-    if bytes.contains(&0) {
-        return Err("secret pattern contains a NUL byte".into());
-    }
-    Ok(text)
 }
 
 /// The `IOCTL_SECRET` request that adds `pattern` (checked) for `vm`.
@@ -308,8 +322,14 @@ mod tests {
     fn patterns_are_checked_before_the_ioctl() {
         let sim = SimModule::default();
         let bad = OsString::from_vec(vec![b'/', 0xff, b'x']);
-        let cases: [(&OsStr, &str); 5] = [
+        let cases: [(&OsStr, &str); 11] = [
             (&bad, "is not valid UTF-8"),
+            (os("/"), "names the root directory"),
+            (os("/secret//plan"), "has an empty, `.` or `..` component"),
+            (os("/secret/"), "has an empty"),
+            (os("/secret/./plan"), "has an empty"),
+            (os("/home/../etc/shadow"), "has an empty"),
+            (os("/secret/plan**"), "`**` must be a whole component"),
             (os(""), "the secret pattern is empty"),
             (
                 os("secret/**"),
@@ -364,8 +384,10 @@ mod tests {
         );
         assert_eq!(patterns(&secrets)[&0], "/secret/**");
         assert_eq!(remove(&sim, 0), Ok(()));
-        // The lowest free id is given again.
-        assert_eq!(add(&sim, SecretVm::All, os("/etc/shadow")), Ok(0));
+        // An id is reused only after every other one was.
+        assert_eq!(add(&sim, SecretVm::All, os("/etc/shadow")), Ok(2));
+        assert!(check_pattern(os("/**")).is_ok());
+        assert!(check_pattern(os("/home/*/.ssh/id_?sa")).is_ok());
         assert_eq!(list_text(&[]), "no secrets\n");
     }
 
@@ -390,6 +412,9 @@ mod tests {
             remove(&sim, 5).unwrap_err(),
             "no secret 5 (see leaktrace secret list)"
         );
+        // All ids were given: the next one is the lowest free.
+        assert_eq!(add(&sim, SecretVm::All, os("/again")), Ok(5));
+        assert_eq!(remove(&sim, 5), Ok(()));
         let calls = sim.secret_calls.get();
         assert_eq!(
             remove(&sim, 64).unwrap_err(),
@@ -419,7 +444,10 @@ mod tests {
         relative.pattern[0] = b's';
         let mut not_utf8 = good;
         not_utf8.pattern[1] = 0xff;
+        let dots = add_request(SecretVm::All, "/secret/../x");
         for bad in [
+            SecretRequest { id: 1, ..good },
+            dots,
             SecretRequest { op: 3, ..good },
             SecretRequest {
                 pattern_len: 0,
