@@ -5,10 +5,12 @@
 //! lines); leaktrace must have recorded exactly that, per VM UUID, and
 //! nothing for the untraced guest. See `syscall-check --help` and
 //! [`check`] for the rules. [`ident`] checks the introspection scenario
-//! (`ident-check`) the same way.
+//! (`ident-check`) the same way, [`diffusion`] a diffusion scenario's
+//! records against its expected edges (`diffusion-check`).
 
 pub mod check;
 pub mod cli;
+pub mod diffusion;
 pub mod ident;
 pub mod input;
 pub mod tap;
