@@ -1011,7 +1011,7 @@ impl Profile {
         {
             return Err(ProfileError::Identity);
         }
-        if self.reserved != 0 {
+        if self.reserved != 0 || self.offsets.reserved != 0 {
             return Err(ProfileError::Reserved);
         }
         let kernel = |addr: u64| addr >= 0xffff_8000_0000_0000;
