@@ -131,7 +131,7 @@ fn fixture_events() -> String {
         &tcp,
         &process(9, 42, "tcp-recv"),
     );
-    let lo = flow(9, "udp", "0.0.0.0:0", "0.0.0.0:7002");
+    let lo = flow(9, "udp", "*", "*:7002");
     s += &diff(
         9,
         "write",
