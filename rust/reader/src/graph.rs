@@ -36,6 +36,9 @@ pub enum GraphFormat {
     ProvJson,
     /// `{"nodes": [...], "edges": [...]}`.
     Json,
+    /// The edges in time order, one line each, then a summary: what an
+    /// operator reads.
+    Text,
 }
 
 /// Why an event file could not be read: the line and the problem.
@@ -601,9 +604,79 @@ impl Graph {
         })
     }
 
+    /// The label of the node `key` (its key if it is unknown).
+    fn label_of(&self, key: &str) -> String {
+        self.nodes
+            .get(key)
+            .map_or_else(|| key.to_owned(), |n| n.label().replace('\n', " a.k.a. "))
+    }
+
+    /// The edges in time order, one line each (`vm1  cat[44]  read  A ->
+    /// B  secrets 0`), then which files are confidential and where data
+    /// left the traced VMs.
+    pub fn to_text(&self) -> String {
+        let mut edges: Vec<&GraphEdge> = self.edges.iter().collect();
+        edges.sort_by_key(|e| (e.time_ns, e.vm_id, e.call_id));
+        let mut out = String::new();
+        for e in &edges {
+            let vm = format!("vm{}", e.vm_id);
+            let actor = e.actor_label.clone().unwrap_or_else(|| "?".to_owned());
+            let what = match e.op.as_str() {
+                "source" => format!("{} is confidential", self.label_of(&e.target)),
+                "rename" => match self.nodes.get(&e.target) {
+                    Some(n) => format!(
+                        "{} renamed to {}",
+                        n.name,
+                        n.aliases.last().unwrap_or(&n.name)
+                    ),
+                    None => e.target.clone(),
+                },
+                _ => format!("{} -> {}", self.label_of(&e.source), self.label_of(&e.target)),
+            };
+            let syscall = match e.syscall.as_deref() {
+                Some(s) if s != e.op => format!(" ({s})"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "{vm:<5} {actor:<16} {:<10} {what}{syscall}  [{}]",
+                e.op,
+                secrets_label(&e.secrets)
+            );
+        }
+        let confidential: Vec<String> = self
+            .nodes
+            .values()
+            .filter(|n| n.confidential)
+            .map(|n| format!("vm{} {}", n.vm_id.unwrap_or(0), n.name))
+            .collect();
+        let reached = self
+            .nodes
+            .values()
+            .filter(|n| !n.confidential && !n.exfiltration && !n.secrets.is_empty())
+            .count();
+        let out_of_vms: Vec<String> = self
+            .nodes
+            .values()
+            .filter(|n| n.kind == "remote")
+            .map(|n| n.name.clone())
+            .collect();
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{} diffusion edges; confidential files: {}; {} other places reached; sent out of the traced VMs to: {}",
+            edges.len(),
+            if confidential.is_empty() { "none".to_owned() } else { confidential.join(", ") },
+            reached,
+            if out_of_vms.is_empty() { "nowhere".to_owned() } else { out_of_vms.join(", ") }
+        );
+        out
+    }
+
     /// The graph in `format`, with a final newline.
     pub fn render(&self, format: GraphFormat) -> String {
         let value = match format {
+            GraphFormat::Text => return self.to_text(),
             GraphFormat::Dot => return self.to_dot(),
             GraphFormat::ProvJson => self.to_prov(),
             GraphFormat::Json => self.to_json(),
@@ -811,6 +884,22 @@ mod tests {
         for format in [GraphFormat::Dot, GraphFormat::Json, GraphFormat::ProvJson] {
             assert_eq!(g.render(format), other.render(format), "{format:?}");
         }
+    }
+
+    #[test]
+    fn text_format_lists_edges_in_time_order_with_a_summary() {
+        let g = graph(EVENTS);
+        let text = g.to_text();
+        assert!(
+            text.contains("vm1   cat[44]          read       /secret/plan.txt a.k.a. /tmp/plan -> cat[44]  [secret 0]"),
+            "{text}"
+        );
+        assert!(text.contains("rename     /secret/plan.txt renamed to /tmp/plan"), "{text}");
+        assert!(text.contains("sent out of the traced VMs to: 198.51.100.7:9999/udp"), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), g.edges.len() + 2, "{text}");
+        assert!(lines.iter().take(g.edges.len()).all(|l| l.starts_with("vm")), "{text}");
+        assert!(lines.last().unwrap().contains("diffusion edges"), "{text}");
     }
 
     #[test]

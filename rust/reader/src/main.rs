@@ -141,8 +141,9 @@ struct GraphArgs {
     /// standard input.
     #[arg(value_name = "FILE")]
     input: PathBuf,
-    /// Output format: Graphviz dot (a cluster per VM), W3C PROV-JSON, or
-    /// {"nodes": [...], "edges": [...]}.
+    /// Output format: Graphviz dot (a cluster per VM), W3C PROV-JSON,
+    /// {"nodes": [...], "edges": [...]}, or text (the edges in time order,
+    /// one line each, then a summary).
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     format: GraphFormat,
     /// Write the graph to FILE instead of standard output.
