@@ -817,12 +817,16 @@ impl Tracker {
         if path.is_empty() || record.flags & crate::abi::FILE_PATH_DETACHED != 0 {
             return;
         }
-        let hash = propagation::name_hash(path);
         let known = Lookup {
             vm: &vm.tables,
             host: &self.host,
         }
         .entry(&node);
+        if known.is_none() && secrets.is_none() {
+            // The common case of a VM without secrets: no hashing, no lock.
+            return;
+        }
+        let hash = propagation::name_hash(path);
         let matched = match (known, secrets) {
             // Known under this name: the common case, no lock.
             (Some(entry), _) if entry.name_hash == hash => return,
