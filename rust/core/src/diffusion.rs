@@ -154,6 +154,9 @@ pub struct Call {
 pub enum Effect {
     /// The target gains the source's secrets.
     Add,
+    /// The same, without reporting an edge (bookkeeping another edge
+    /// already reports).
+    AddQuietly,
     /// The source is gone (the process exited): forget it.
     Forget,
 }
@@ -175,7 +178,9 @@ pub struct Move {
     pub target_fd: Option<u8>,
 }
 
-/// At most this many moves per call.
+/// At most this many moves per call (a read from a TCP flow: the flow
+/// into the VM and the same flow unclaimed; a TCP write to an unknown
+/// address: the unclaimed flow and the exfiltration).
 pub const MOVES_MAX: usize = 2;
 
 /// The moves of one call.
@@ -403,16 +408,17 @@ pub fn moves(call: &Call, net: &impl Network) -> Moves {
     let a = &call.args;
     match call.nr {
         nr::READ | nr::PREAD64 | nr::READV | nr::PREADV | nr::PREADV2 | nr::RECVFROM
-        | nr::RECVMSG | nr::MQ_TIMEDRECEIVE
+        | nr::RECVMSG | nr::RECVMMSG | nr::MQ_TIMEDRECEIVE
             if moved_bytes(call.ret) =>
         {
             if let Some(source) = in_channel(call, net, 0) {
                 out.push(Move { source, ..read(0) });
-            }
-        }
-        nr::RECVMMSG if moved_bytes(call.ret) => {
-            if let Some(source) = in_channel(call, net, 0) {
-                out.push(Move { source, ..read(0) });
+                if let Some(unclaimed) = unclaimed(&source) {
+                    out.push(Move {
+                        source: unclaimed,
+                        ..read(0)
+                    });
+                }
             }
         }
         nr::WRITE | nr::PWRITE64 | nr::WRITEV | nr::PWRITEV | nr::PWRITEV2 | nr::SENDTO
@@ -505,12 +511,45 @@ fn in_channel(call: &Call, net: &impl Network, fd: u8) -> Option<Node> {
     channel(call, net, &call.fds[usize::from(fd)], Direction::In)
 }
 
+/// The TCP flow `flow` (into a VM) as it was written by a sender that
+/// did not know the receiver was a traced VM (see [`unclaimed_flow`]).
+fn unclaimed(flow: &Node) -> Option<Node> {
+    (flow.kind == NodeKind::Flow as u32 && flow.sock_type == u32::from(SOCK_STREAM)).then_some(Node {
+        vm_id: 0,
+        ..*flow
+    })
+}
+
+/// A TCP stream to an address no traced VM had shown yet: reported as
+/// leaving, and also kept (quietly) as a flow of no VM, which the receiving end
+/// claims if it turns out to be a traced VM (its address is learned when
+/// it accepts; the sender may write first). Both ends' addresses and
+/// ports name it, so it matches nothing else. Datagrams are keyed by the
+/// receiver's port alone and are not kept this way.
+fn unclaimed_flow(remote: &Node) -> Option<Node> {
+    (remote.kind == NodeKind::Remote as u32 && remote.sock_type == u32::from(SOCK_STREAM)).then_some(Node {
+        kind: NodeKind::Flow as u32,
+        vm_id: 0,
+        ..*remote
+    })
+}
+
 /// A process wrote through descriptor `fd`: to its channel, or out of
 /// the traced VMs.
 fn out_moves(out: &mut Moves, call: &Call, net: &impl Network, process: Node, fd: u8) {
     let Some(target) = channel(call, net, &call.fds[usize::from(fd)], Direction::Out) else {
         return;
     };
+    if let Some(flow) = unclaimed_flow(&target) {
+        out.push(Move {
+            op: DiffusionOp::Write,
+            effect: Effect::AddQuietly,
+            source: process,
+            target: flow,
+            source_fd: None,
+            target_fd: Some(fd),
+        });
+    }
     out.push(Move {
         op: if target.kind == NodeKind::Remote as u32 {
             DiffusionOp::Exfiltrate
@@ -579,7 +618,7 @@ pub trait State {
 pub fn changes(state: &impl State, m: &Move) -> bool {
     let carried = state.secrets(&m.source);
     match m.effect {
-        Effect::Add => carried & !state.secrets(&m.target) != 0,
+        Effect::Add | Effect::AddQuietly => carried & !state.secrets(&m.target) != 0,
         Effect::Forget => carried != 0,
     }
 }
@@ -606,14 +645,14 @@ pub fn apply(state: &mut impl State, m: &Move) -> Option<Edge> {
             }
             None
         }
-        Effect::Add => {
+        Effect::Add | Effect::AddQuietly => {
             let before = state.secrets(&m.target);
             let new_secrets = carried & !before;
             if new_secrets == 0 {
                 return None;
             }
             state.set(&m.target, before | carried);
-            Some(Edge {
+            (m.effect == Effect::Add).then_some(Edge {
                 m: *m,
                 secrets: carried,
                 new_secrets,

@@ -542,3 +542,30 @@ fn the_precheck_agrees_with_apply() {
     assert_eq!(apply(&mut sim.state, &forget), None);
     assert!(!changes(&sim.state, &forget));
 }
+
+#[test]
+fn a_tcp_receiver_not_known_yet_claims_the_flow() {
+    let mut sim = Sim::new();
+    sim.lan.0.retain(|&(_, vm)| vm != VM2);
+    sim.secret(proc_(40), S0);
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    // VM 2 has not shown its address: the write is reported as leaving...
+    sim.run(io(40, nr::WRITE, tcp((a, 40000), (b, 7000)), 10));
+    let edges = sim.take();
+    assert_eq!(edges.iter().map(|e| e.0).collect::<Vec<_>>(), [DiffusionOp::Exfiltrate]);
+    // ...and VM 2's receiver, known now, still gets the data.
+    sim.lan.0.push((b, VM2));
+    sim.run(call(VM2, 70, nr::READ, [5, 0, 0, 0, 0, 0], 10, [tcp((b, 7000), (a, 40000)), Object::default()]));
+    let edges = sim.take();
+    assert_eq!(edges.len(), 1);
+    assert_eq!(edges[0].1, Node { vm_id: 0, ..flow(VM2, SOCK_STREAM, (a, 40000), (b, 7000)) });
+    assert_eq!(sim.taint(process_node(VM2, 70)), S0);
+    // Another connection to the same port is another flow.
+    sim.run(call(VM2, 71, nr::READ, [5, 0, 0, 0, 0, 0], 10, [tcp((b, 7000), (a, 40001)), Object::default()]));
+    assert_eq!(sim.taint(process_node(VM2, 71)), 0);
+    // UDP to an unknown address is only reported.
+    let mut send = io(40, nr::SENDTO, udp((a, 5000), ([0; 4], 0)), 10);
+    send.destination = Some(([10, 0, 0, 9], 9000));
+    sim.run(send);
+    assert_eq!(sim.take().len(), 1);
+}
