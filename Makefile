@@ -4,6 +4,7 @@
 #
 #   make demo     set up, build, and trace a diffusion scenario across VMs
 #   make check    unit tests, builds, testbed suites: smoke, KVM series, syscalls, tracing (TAP)
+#   make bench    multi-VM latency evaluation, writes Documentation/evaluation.md
 #
 # Everything heavy (the testbed kernel) is cached outside the checkout in
 # $(LEAKTRACE_CACHE) (default /var/cache/leaktrace); see README.md.
@@ -22,10 +23,10 @@ USER_BINS := leaktrace lt-devtest
 # /usr/bin): they make their system calls with their own syscall
 # instruction, so the testbed sees exactly the arguments they print.
 GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror
-GUEST_BINS := lt-syscalls lt-ident lt-udp lt-diffuse
+GUEST_BINS := lt-syscalls lt-ident lt-udp lt-diffuse lt-bench lt-ringbench
 GUEST_H := $(ROOT)/selftests/leaktrace/guest/lt-guest.h
 
-.PHONY: all setup kernel module user guest guest-kernels kvm-selftest testbed-deps check unit-test stability demo clean help
+.PHONY: all setup kernel module user guest guest-kernels kvm-selftest testbed-deps check unit-test stability bench demo clean help
 
 all: testbed-deps
 
@@ -76,6 +77,16 @@ $(BUILD)/bin/lt-diffuse: $(ROOT)/selftests/leaktrace/guest/lt-diffuse.c $(GUEST_
 	@mkdir -p $(dir $@)
 	@$(CC) $(GUEST_CFLAGS) -pthread -o $@.tmp $< && mv $@.tmp $@
 
+# System-call latency in a guest, and the other VMs' read() load (make bench).
+$(BUILD)/bin/lt-bench: $(ROOT)/selftests/leaktrace/guest/lt-bench.c $(GUEST_H)
+	@mkdir -p $(dir $@)
+	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
+
+# Throughput of /dev/leaktrace's ring, run in L1 (make bench).
+$(BUILD)/bin/lt-ringbench: $(ROOT)/selftests/leaktrace/ringbench/lt-ringbench.c
+	@mkdir -p $(dir $@)
+	@$(CC) $(GUEST_CFLAGS) -pthread -o $@.tmp $< && mv $@.tmp $@
+
 # The KVM selftest of the trap series (patches/0008), built against the
 # testbed kernel tree and cached outside the checkout.
 kvm-selftest: kernel
@@ -93,6 +104,11 @@ unit-test:
 
 check: setup
 	@$(ROOT)/scripts/check
+
+# The multi-VM latency evaluation: writes build/bench/<time>/ and
+# regenerates Documentation/evaluation.md (about 40 minutes; not in check).
+bench: setup testbed-deps
+	@$(ROOT)/scripts/bench
 
 # Repeated L1 boots under heavy L2 exit load (RUNS=3 by default).
 stability: setup testbed-deps
