@@ -337,7 +337,13 @@ impl Graph {
                 exfiltration: remote,
             }
         });
-        if name != node.name && !node.aliases.contains(&name) {
+        // A file the module could not name (its descriptor was gone when
+        // the record was made) shows as `file:[dev/ino]`: a placeholder,
+        // replaced by the first real name and never kept as an alias.
+        let placeholder = |n: &str| kind == "file" && n.starts_with("file:[");
+        if placeholder(&node.name) && !placeholder(&name) {
+            node.name = name;
+        } else if name != node.name && !placeholder(&name) && !node.aliases.contains(&name) {
             node.aliases.push(name);
         }
         node
@@ -884,6 +890,15 @@ mod tests {
         for format in [GraphFormat::Dot, GraphFormat::Json, GraphFormat::ProvJson] {
             assert_eq!(g.render(format), other.render(format), "{format:?}");
         }
+    }
+
+    #[test]
+    fn unnamed_files_take_their_first_real_name() {
+        let unnamed = r#"{"type":"diffusion","seq":1,"time_ns":1,"vm_id":1,"op":"write","call_id":1,"nr":1,"syscall":"write","secrets":[0],"new_secrets":[0],"actor":{"status":"resolved","task":1,"pid":4,"tgid":4,"ppid":1,"comm":"cp"},"source":{"kind":"process","vm_id":1,"pid":4,"name":"cp","key":"vm1/process/4"},"target":{"kind":"file","vm_id":1,"dev":"0:21","ino":2,"name":"file:[0:21/2]","key":"vm1/file/0:21/2"}}"#;
+        let named = unnamed.replace("file:[0:21/2]", "/tmp/out").replace(r#""seq":1,"time_ns":1"#, r#""seq":2,"time_ns":2"#);
+        let g = graph(&format!("{unnamed}\n{named}\n{unnamed}"));
+        let node = &g.nodes["vm1/file/0:21/2"];
+        assert_eq!((node.name.as_str(), node.aliases.len()), ("/tmp/out", 0));
     }
 
     #[test]
