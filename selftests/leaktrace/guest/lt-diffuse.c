@@ -60,17 +60,24 @@
  *                           accepts, recv()s, writes OUT; unix-send
  *                           connects, reads IN, send()s
  *   tcp-send IN HOST PORT   connect (retried for 60 s), read IN, write
- *   tcp-recv BIND PORT OUT  bind BIND:PORT, listen, accept one connection,
+ *   tcp-recv [-g GATE] BIND PORT OUT
+ *                           bind BIND:PORT, listen, accept one connection,
+ *                           (with -g: wait until the file GATE exists),
  *                           read it to the end, write OUT
  *   udp-send [-m|-c] IN HOST PORT
  *                           read IN, send one datagram: sendto with the
  *                           address, -m sendmsg with the address, -c
  *                           connect then sendmmsg
- *   udp-recv [-m] BIND PORT OUT [READY]
+ *   udp-recv [-m] [-g GATE] BIND PORT OUT [READY]
  *                           bind BIND:PORT (getsockname shows the address
  *                           to the tracer), create the empty file READY,
+ *                           (with -g: wait until the file GATE exists),
  *                           receive one datagram (recvfrom, -m recvmmsg),
  *                           write OUT
+ *
+ * A receiver blocked in its read is woken by the sender's call, and may
+ * return before the sender does; -g GATE, created once the sender has
+ * exited, makes it read only then.
  * Processes:
  *   fork|vfork|clone|clone3 IN OUT
  *                           read IN, then make a child with that system
@@ -905,6 +912,26 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* -g GATE of the receivers: NULL, or a file to wait for before reading. */
+static const char *gate_file;
+
+/* Waits until gate_file exists (stat, which moves nothing). */
+static void wait_gate_file(void)
+{
+	struct stat st;
+	int tries = 0;
+
+	if (!gate_file)
+		return;
+	while (stat(gate_file, &st)) {
+		if (errno != ENOENT)
+			die(gate_file);
+		if (++tries >= TIMEOUT_S * 20)
+			fail("gave up waiting for the gate file");
+		sleep_ms(50);
+	}
+}
+
 static void mode_tcp_send(char **a)
 {
 	struct sockaddr_in sa = inet_arg(a[1], a[2]);
@@ -961,6 +988,7 @@ static void mode_tcp_recv(char **a)
 	c = accept(l, NULL, NULL);
 	if (c < 0)
 		die("accept");
+	wait_gate_file();
 	for (;;) {
 		ssize_t n = read(c, data + got, DATA_MAX - got);
 
@@ -1021,6 +1049,7 @@ static void mode_udp_recv(char **a, int argc, int mmsg)
 			die(a[3]);
 	}
 	say("lt-diffuse: %s: bound to %s:%s", mode, a[0], a[1]);
+	wait_gate_file();
 	if (mmsg) {
 		struct iovec iov = { .iov_base = data, .iov_len = DATA_MAX };
 		struct mmsghdr mm = { .msg_hdr = { .msg_iov = &iov, .msg_iovlen = 1 } };
@@ -1340,12 +1369,20 @@ int main(int argc, char **argv)
 		mode_emit(argv + i);
 		return 0;
 	}
-	if ((!strcmp(mode, "udp-send") || !strcmp(mode, "udp-recv")) && i < argc &&
-	    (!strcmp(argv[i], "-m") || !strcmp(argv[i], "-c"))) {
-		opt = argv[i][1];
-		i++;
-		if (opt == 'c' && !strcmp(mode, "udp-recv"))
+	/* Options of the socket modes: -m, -c (udp-send), -g GATE (receivers). */
+	while (i < argc && argv[i][0] == '-' && argv[i][1] && !argv[i][2] &&
+	       (!strcmp(mode, "udp-send") || !strcmp(mode, "udp-recv") ||
+		!strcmp(mode, "tcp-recv"))) {
+		int o = argv[i][1];
+		int recv = strcmp(mode, "udp-send") != 0;
+
+		if (o == 'g' && recv && i + 1 < argc)
+			gate_file = argv[++i];
+		else if ((o == 'm' && strcmp(mode, "tcp-recv")) || (o == 'c' && !recv))
+			opt = o;
+		else
 			usage();
+		i++;
 	}
 	set_name(name ? name : default_name(mode, argv + i, argc - i));
 	if (!strcmp(mode, "udp-send")) {

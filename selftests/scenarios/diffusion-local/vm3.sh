@@ -43,17 +43,32 @@ run lt-diffuse socketpair-dgram $S/secret-9.txt /tmp/spd.out
 run lt-diffuse unix-stream $S/secret-10.txt /tmp/unix.out
 
 # TCP on loopback (write, read); the sender retries until the receiver
-# listens.
+# listens. The receiver is blocked in read when the data comes, as servers
+# are.
 lt-diffuse tcp-recv 127.0.0.1 7001 /tmp/tcp.out &
 receiver=$!
 run lt-diffuse tcp-send $S/secret-11.txt 127.0.0.1 7001
 wait $receiver || { echo "LTFAIL vm3: tcp-recv" >&2; fails=$((fails + 1)); }
 
-# UDP on loopback: a connected socket and sendmmsg, recvmmsg.
+# UDP on loopback: a connected socket and sendmmsg, recvmmsg; the receiver
+# is blocked in recvmmsg.
 lt-diffuse udp-recv -m 127.0.0.1 7002 /tmp/udp.out /tmp/udp.ready &
 receiver=$!
 wait_for /tmp/udp.ready && run lt-diffuse udp-send -c $S/secret-12.txt 127.0.0.1 7002
 wait $receiver || { echo "LTFAIL vm3: udp-recv" >&2; fails=$((fails + 1)); }
+
+# The same, the receivers reading only once the sender has exited (their
+# gate file is created then): a read that cannot return before the write.
+lt-diffuse -n tcp-gated-recv tcp-recv -g /tmp/tcp.gate 127.0.0.1 7003 /tmp/tcp-gated.out &
+receiver=$!
+run lt-diffuse -n tcp-gated-send tcp-send $S/secret-11.txt 127.0.0.1 7003
+: >/tmp/tcp.gate
+wait $receiver || { echo "LTFAIL vm3: tcp-recv -g" >&2; fails=$((fails + 1)); }
+lt-diffuse -n udp-gated-recv udp-recv -m -g /tmp/udp.gate 127.0.0.1 7004 /tmp/udp-gated.out /tmp/udp-gated.ready &
+receiver=$!
+wait_for /tmp/udp-gated.ready && run lt-diffuse -n udp-gated-send udp-send -c $S/secret-12.txt 127.0.0.1 7004
+: >/tmp/udp.gate
+wait $receiver || { echo "LTFAIL vm3: udp-recv -g" >&2; fails=$((fails + 1)); }
 
 if [ $fails = 0 ]; then
 	echo "LTDONE ok"
