@@ -57,13 +57,15 @@
  *                           sps-send/sps-recv/sps-other (write, read) or
  *                           spd-send/spd-recv/spd-other (sendmsg, recvmsg)
  *   unix-stream IN OUT      unix-recv listens on /tmp/lt-diffuse.sock,
- *                           accepts, recv()s, writes OUT; unix-send
- *                           connects, reads IN, send()s
+ *                           accepts, waits until unix-send has closed its
+ *                           end (poll POLLRDHUP), recv()s, writes OUT;
+ *                           unix-send connects, reads IN, send()s, closes
  *   tcp-send IN HOST PORT   connect (retried for 60 s), read IN, write
- *   tcp-recv [-g GATE] BIND PORT OUT
+ *   tcp-recv [-g GATE] [-e] BIND PORT OUT
  *                           bind BIND:PORT, listen, accept one connection,
- *                           (with -g: wait until the file GATE exists),
- *                           read it to the end, write OUT
+ *                           (with -g: wait until the file GATE exists; with
+ *                           -e: until the sender has closed its end, poll
+ *                           POLLRDHUP), read it to the end, write OUT
  *   udp-send [-m|-c] IN HOST PORT
  *                           read IN, send one datagram: sendto with the
  *                           address, -m sendmsg with the address, -c
@@ -76,8 +78,8 @@
  *                           write OUT
  *
  * A receiver blocked in its read is woken by the sender's call, and may
- * return before the sender does; -g GATE, created once the sender has
- * exited, makes it read only then.
+ * return before the sender does; -g GATE (a file created once the sender
+ * has exited) or -e makes it read only after the sender's call returned.
  * Processes:
  *   fork|vfork|clone|clone3 IN OUT
  *                           read IN, then make a child with that system
@@ -110,6 +112,7 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -759,6 +762,25 @@ static void mode_posix_mq(char **a)
 
 /* ---- UNIX sockets ---- */
 
+/* Waits until the peer of connected socket fd has shut its sending side. */
+static void wait_peer_end(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	for (;;) {
+		int n = poll(&p, 1, TIMEOUT_S * 1000);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("poll");
+		if (n == 0)
+			fail("gave up waiting for the peer to close");
+		if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+			return;
+	}
+}
+
 struct pair {
 	struct gate *gate;
 	int x, y;
@@ -848,6 +870,7 @@ static void unix_receiver(void *arg)
 
 	if (c < 0)
 		die("accept");
+	wait_peer_end(c);
 	for (;;) {
 		ssize_t n = recv(c, buf + got, sizeof(buf) - got, 0);
 
@@ -932,6 +955,9 @@ static void wait_gate_file(void)
 	}
 }
 
+/* -e of tcp-recv: read only once the peer has closed. */
+static int wait_end;
+
 static void mode_tcp_send(char **a)
 {
 	struct sockaddr_in sa = inet_arg(a[1], a[2]);
@@ -989,6 +1015,8 @@ static void mode_tcp_recv(char **a)
 	if (c < 0)
 		die("accept");
 	wait_gate_file();
+	if (wait_end)
+		wait_peer_end(c);
 	for (;;) {
 		ssize_t n = read(c, data + got, DATA_MAX - got);
 
@@ -1378,6 +1406,8 @@ int main(int argc, char **argv)
 
 		if (o == 'g' && recv && i + 1 < argc)
 			gate_file = argv[++i];
+		else if (o == 'e' && !strcmp(mode, "tcp-recv"))
+			wait_end = 1;
 		else if ((o == 'm' && strcmp(mode, "tcp-recv")) || (o == 'c' && !recv))
 			opt = o;
 		else

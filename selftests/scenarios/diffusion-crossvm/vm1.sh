@@ -29,12 +29,18 @@ wait_for() {
 
 [ -n "$LT_IP" ] || { echo "LTFAIL vm1: no network (LT_IP is empty)"; echo "LTDONE failed (1)"; exit 1; }
 
-# UDP first: vm2 sends its datagram only after the TCP exchange, and TCP
-# only listens once the UDP receiver is bound.
-lt-diffuse udp-recv $LT_IP 9001 /tmp/udp-from-vm2.out /tmp/udp.ready &
+# The receivers read only once vm2's sending call has returned (a receiver
+# blocked in its read can otherwise return first): the UDP receiver, bound
+# first, reads once the TCP exchange is over (its gate file); vm2 sends
+# its datagram before it connects over TCP, and the TCP receiver reads
+# once vm2 has closed its end (-e).
+lt-diffuse udp-recv -g /tmp/udp.gate $LT_IP 9001 /tmp/udp-from-vm2.out /tmp/udp.ready &
 udp=$!
 wait_for /tmp/udp.ready
-run lt-diffuse tcp-recv $LT_IP 9000 /tmp/tcp-from-vm2.out
+# A barrier: vm2 connects here (retrying) before it sends its datagram.
+run nc -l -p 9005 </dev/null >/dev/null
+run lt-diffuse tcp-recv -e $LT_IP 9000 /tmp/tcp-from-vm2.out
+: >/tmp/udp.gate
 wait $udp || { echo "LTFAIL vm1: udp-recv" >&2; fails=$((fails + 1)); }
 
 # vm2's secret goes on in vm1.

