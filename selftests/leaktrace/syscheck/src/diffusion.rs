@@ -33,7 +33,7 @@ pub mod expected;
 #[cfg(test)]
 mod tests;
 
-use crate::input::{record, vm_number, EventStream, RunLog, VmEvent};
+use crate::input::{record, EventStream, RunLog, VmEvent};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -316,9 +316,4 @@ pub fn load_out_dir(
         graph_json: read("graph.json"),
         graph_dot: read("graph.dot"),
     })
-}
-
-/// N of a `vmN` word, for expected lines.
-pub fn guest_of(word: &str) -> Option<u32> {
-    vm_number(word)
 }

@@ -48,7 +48,12 @@ fn describe(l: &Labelled<'_>) -> String {
 }
 
 /// The test of one expected line.
-fn line_check(l: &Line, recs: &[Labelled<'_>], events_err: Option<&String>) -> TestResult {
+fn line_check(
+    l: &Line,
+    file: &str,
+    recs: &[Labelled<'_>],
+    events_err: Option<&String>,
+) -> TestResult {
     let name = l.text.clone();
     if let Some(e) = events_err {
         return result(name, Some(format!("no events: {e}")), vec![]);
@@ -71,7 +76,7 @@ fn line_check(l: &Line, recs: &[Labelled<'_>], events_err: Option<&String>) -> T
                     .collect();
                 return result(
                     name,
-                    Some(format!("no such edge (expected file line {})", l.line)),
+                    Some(format!("no such edge ({file}:{})", l.line)),
                     near,
                 );
             }
@@ -334,8 +339,9 @@ pub fn run(input: &Input) -> Vec<TestResult> {
             edge: edge_of(d, &vms),
         })
         .collect();
+    let file = input.expected_path.display().to_string();
     for l in &input.expected.lines {
-        out.push(line_check(l, &recs, events_err));
+        out.push(line_check(l, &file, &recs, events_err));
     }
     out.push(unexpected_check(input, &recs, events_err));
     out.push(graph_check(input, &events.diffusions, events_err));
