@@ -296,7 +296,10 @@ pub fn load_out_dir(
     let d = crate::read_out_dir(dir, events, Events::parse, |t| RunLog::parse(t, |_, _| {}))?;
     let expected_path = match expected {
         Some(p) => p.to_path_buf(),
-        None => dir.join("..").join("expected"),
+        None => match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() && dir.file_name().is_some() => p.join("expected"),
+            _ => dir.join("..").join("expected"),
+        },
     };
     let text = fs::read_to_string(&expected_path)
         .map_err(|e| format!("{}: {e}", expected_path.display()))?;
