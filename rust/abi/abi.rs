@@ -1198,8 +1198,9 @@ pub const DIFFUSION_TARGET_NAME_TRUNCATED: u32 = 1 << 1;
 /// [`RecordKind::Diffusion`]: confidential data reached a node that did
 /// not hold all of it yet (one record per new edge of the diffusion
 /// graph, not per call: a process reading a secret in 4 KiB pieces makes
-/// one). Produced when the call returns, after that call's
-/// [`SyscallRecord`]'s file records. Variable-sized: `header.size` covers
+/// one). Data leaving a process is recorded when its call enters the
+/// kernel (before any reader can see the data), data reaching a process
+/// when its call returns. Variable-sized: `header.size` covers
 /// `source_name_len + target_name_len` bytes of `names`, rounded up to
 /// [`RECORD_ALIGN`].
 #[repr(C)]

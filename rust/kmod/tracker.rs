@@ -1011,9 +1011,10 @@ impl Tracker {
             clone3_flags: details.0,
             destination: details.1,
         };
-        if nr == NR_EXIT_GROUP && task.status == Resolution::Resolved as u32 {
-            // Never returns: the process is gone now.
-            self.diffuse(&vm, vcpu, profile.as_deref(), binding, &call);
+        if task.status == Resolution::Resolved as u32 {
+            // Data leaving the process is followed before the guest kernel
+            // moves it: a reader may return before this call does.
+            self.diffuse(&vm, vcpu, profile.as_deref(), binding, &call, diffusion::Phase::Entry);
         }
 
         let mut st = vm.state.lock();
@@ -1097,10 +1098,19 @@ impl Tracker {
         }
     }
 
-    /// Applies the data movements of the returned call `call` of a
-    /// resolved task, and reports the new edges. Looks the sources up
-    /// without a lock first: most calls move nothing confidential.
-    fn diffuse(&self, vm: &Vm, vcpu: *mut c_void, profile: Option<&Profile>, binding: Binding, call: &PendingCall) {
+    /// Applies the data movements of `call` of a resolved task in `phase`
+    /// (entering or returned), and reports the new edges. Looks the
+    /// sources up without a lock first: most calls move nothing
+    /// confidential.
+    fn diffuse(
+        &self,
+        vm: &Vm,
+        vcpu: *mut c_void,
+        profile: Option<&Profile>,
+        binding: Binding,
+        call: &PendingCall,
+        phase: diffusion::Phase,
+    ) {
         let record = &call.record;
         let dcall = diffusion::Call {
             vm_id: vm.id,
@@ -1112,7 +1122,7 @@ impl Tracker {
             clone3_flags: call.clone3_flags,
             destination: call.destination,
         };
-        let moves = diffusion::moves(&dcall, &self.host);
+        let moves = diffusion::moves(&dcall, phase, &self.host);
         if moves.is_empty() {
             return;
         }
@@ -1249,7 +1259,7 @@ impl Tracker {
             let mut st = vm.state.lock();
             self.emit_call(&mut st.calls, call.record, SyscallEnd::Returned);
         }
-        self.diffuse(&vm, vcpu, profile.as_deref(), binding, &call);
+        self.diffuse(&vm, vcpu, profile.as_deref(), binding, &call, diffusion::Phase::Return);
     }
 
     /// `IOCTL_VM_LIST`.

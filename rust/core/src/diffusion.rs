@@ -178,10 +178,10 @@ pub struct Move {
     pub target_fd: Option<u8>,
 }
 
-/// At most this many moves per call (a read from a TCP flow: the flow
-/// into the VM and the same flow unclaimed; a TCP write to an unknown
-/// address: the unclaimed flow and the exfiltration).
-pub const MOVES_MAX: usize = 2;
+/// At most this many moves per call and phase (at entry: a fork's child
+/// inheriting, then a TCP write to an unknown address, which is both the
+/// unclaimed flow and the exfiltration).
+pub const MOVES_MAX: usize = 3;
 
 /// The moves of one call.
 #[derive(Clone, Copy, Debug, Default)]
@@ -371,11 +371,6 @@ fn moved_bytes(ret: i64) -> bool {
     ret > 0
 }
 
-/// Whether a call returning `ret` succeeded.
-fn succeeded(ret: i64) -> bool {
-    ret >= 0
-}
-
 /// `mmap`'s return: an address, or `-errno` in the last page.
 fn mapped(ret: i64) -> bool {
     !(-4095..0).contains(&ret)
@@ -392,11 +387,114 @@ fn sysv_node(vm_id: u32, kind: NodeKind, id: u64) -> Node {
     }
 }
 
-/// The data movements of a returned call (see Documentation/diffusion.rst
-/// for each rule).
-pub fn moves(call: &Call, net: &impl Network) -> Moves {
+/// When a call's moves are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// At SYSCALL, before the guest kernel runs the call: data leaving the
+    /// process (writes, sends, kernel copies). The target must carry the
+    /// secrets before anyone can read the data, and a reader blocked on
+    /// it may return before the writer's call does. `Call::ret` is
+    /// unknown: a write that then fails still marks its target.
+    Entry,
+    /// At SYSRET, once the call succeeded: data that reached the process
+    /// (reads, receives, mappings) and new processes.
+    Return,
+}
+
+/// `dev` of a process node that stands for the process as it was when
+/// it called `fork` (or `vfork`, `clone`, `clone3`), until that call
+/// returns: its child may run, and read or write, before the parent's
+/// call returns with the child's pid. Never reported.
+pub const FORKING: u32 = 1;
+
+/// The fork-in-flight node of process `tgid` (see [`FORKING`]).
+fn forking_node(vm_id: u32, tgid: u32) -> Node {
+    Node {
+        dev: FORKING,
+        ..process_node(vm_id, tgid)
+    }
+}
+
+/// Whether a call creates a process (not a thread).
+fn creates_process(call: &Call) -> bool {
+    match call.nr {
+        nr::FORK | nr::VFORK => true,
+        nr::CLONE => call.args[0] & CLONE_THREAD == 0,
+        nr::CLONE3 => call.clone3_flags & CLONE_THREAD == 0,
+        _ => false,
+    }
+}
+
+/// The data movements of a call in `phase` (see
+/// Documentation/diffusion.rst for each rule).
+pub fn moves(call: &Call, phase: Phase, net: &impl Network) -> Moves {
     let mut out = Moves::default();
     let process = process_node(call.vm_id, call.actor.tgid);
+    match phase {
+        Phase::Entry => entry_moves(&mut out, call, net, process),
+        Phase::Return => return_moves(&mut out, call, net, process),
+    }
+    out
+}
+
+/// Moves at SYSCALL.
+fn entry_moves(out: &mut Moves, call: &Call, net: &impl Network, process: Node) {
+    let a = &call.args;
+    // A child that runs before its parent's fork returned: it holds what
+    // the parent held when it forked.
+    if call.actor.ppid != 0 {
+        out.push(Move {
+            op: DiffusionOp::Inherit,
+            effect: Effect::Add,
+            source: forking_node(call.vm_id, call.actor.ppid),
+            target: process,
+            source_fd: None,
+            target_fd: None,
+        });
+    }
+    match call.nr {
+        nr::WRITE | nr::PWRITE64 | nr::WRITEV | nr::PWRITEV | nr::PWRITEV2 | nr::SENDTO
+        | nr::SENDMSG | nr::SENDMMSG | nr::VMSPLICE | nr::MQ_TIMEDSEND => {
+            out_moves(out, call, net, process, 0);
+        }
+        nr::MSGSND => out.push(Move {
+            op: DiffusionOp::Write,
+            effect: Effect::Add,
+            source: process,
+            target: sysv_node(call.vm_id, NodeKind::MessageQueue, a[0]),
+            source_fd: None,
+            target_fd: None,
+        }),
+        // sendfile(out, in), splice(in, .., out), tee(in, out),
+        // copy_file_range(in, .., out): fds are in fd_arguments() order.
+        nr::SENDFILE => transfer(out, call, net, 1, 0),
+        nr::SPLICE | nr::TEE | nr::COPY_FILE_RANGE => transfer(out, call, net, 0, 1),
+        nr::EXIT_GROUP => {
+            for node in [process, forking_node(call.vm_id, call.actor.tgid)] {
+                out.push(Move {
+                    op: DiffusionOp::Inherit,
+                    effect: Effect::Forget,
+                    source: node,
+                    target: node,
+                    source_fd: None,
+                    target_fd: None,
+                });
+            }
+        }
+        _ if creates_process(call) => out.push(Move {
+            op: DiffusionOp::Inherit,
+            effect: Effect::AddQuietly,
+            source: process,
+            target: forking_node(call.vm_id, call.actor.tgid),
+            source_fd: None,
+            target_fd: None,
+        }),
+        _ => {}
+    }
+}
+
+/// Moves at SYSRET.
+fn return_moves(out: &mut Moves, call: &Call, net: &impl Network, process: Node) {
     let read = |fd: u8| Move {
         op: DiffusionOp::Read,
         effect: Effect::Add,
@@ -421,21 +519,6 @@ pub fn moves(call: &Call, net: &impl Network) -> Moves {
                 }
             }
         }
-        nr::WRITE | nr::PWRITE64 | nr::WRITEV | nr::PWRITEV | nr::PWRITEV2 | nr::SENDTO
-        | nr::SENDMSG | nr::SENDMMSG | nr::VMSPLICE
-            if moved_bytes(call.ret) =>
-        {
-            out_moves(&mut out, call, net, process, 0);
-        }
-        nr::MQ_TIMEDSEND if succeeded(call.ret) => out_moves(&mut out, call, net, process, 0),
-        nr::MSGSND if succeeded(call.ret) => out.push(Move {
-            op: DiffusionOp::Write,
-            effect: Effect::Add,
-            source: process,
-            target: sysv_node(call.vm_id, NodeKind::MessageQueue, a[0]),
-            source_fd: None,
-            target_fd: None,
-        }),
         nr::MSGRCV if moved_bytes(call.ret) => out.push(Move {
             source: sysv_node(call.vm_id, NodeKind::MessageQueue, a[0]),
             source_fd: None,
@@ -484,26 +567,21 @@ pub fn moves(call: &Call, net: &impl Network) -> Moves {
                 });
             }
         }
-        // sendfile(out, in), splice(in, .., out), tee(in, out),
-        // copy_file_range(in, .., out): fds are in fd_arguments() order.
-        nr::SENDFILE if moved_bytes(call.ret) => transfer(&mut out, call, net, 1, 0),
-        nr::SPLICE | nr::TEE | nr::COPY_FILE_RANGE if moved_bytes(call.ret) => {
-            transfer(&mut out, call, net, 0, 1)
+        _ if creates_process(call) => {
+            inherit(out, call, process);
+            // The fork returned: its child is known by pid from now on.
+            let forking = forking_node(call.vm_id, call.actor.tgid);
+            out.push(Move {
+                op: DiffusionOp::Inherit,
+                effect: Effect::Forget,
+                source: forking,
+                target: forking,
+                source_fd: None,
+                target_fd: None,
+            });
         }
-        nr::FORK | nr::VFORK => inherit(&mut out, call, process),
-        nr::CLONE if a[0] & CLONE_THREAD == 0 => inherit(&mut out, call, process),
-        nr::CLONE3 if call.clone3_flags & CLONE_THREAD == 0 => inherit(&mut out, call, process),
-        nr::EXIT_GROUP => out.push(Move {
-            op: DiffusionOp::Inherit,
-            effect: Effect::Forget,
-            source: process,
-            target: process,
-            source_fd: None,
-            target_fd: None,
-        }),
         _ => {}
     }
-    out
 }
 
 /// The channel data came from through descriptor `fd` of the call.
@@ -652,8 +730,13 @@ pub fn apply(state: &mut impl State, m: &Move) -> Option<Edge> {
                 return None;
             }
             state.set(&m.target, before | carried);
+            // A fork in flight is reported as the parent it stands for.
+            let mut reported = *m;
+            if reported.source.kind == NodeKind::Process as u32 {
+                reported.source.dev = 0;
+            }
             (m.effect == Effect::Add).then_some(Edge {
-                m: *m,
+                m: reported,
                 secrets: carried,
                 new_secrets,
             })

@@ -61,8 +61,16 @@ impl Sim {
         self.state.set(&node, secrets);
     }
 
+    /// A call entering, then returning (unless it never returns).
     fn run(&mut self, call: Call) {
-        for m in moves(&call, &self.lan).iter() {
+        self.phase(&call, Phase::Entry);
+        if call.nr != nr::EXIT_GROUP {
+            self.phase(&call, Phase::Return);
+        }
+    }
+
+    fn phase(&mut self, call: &Call, phase: Phase) {
+        for m in moves(call, phase, &self.lan).iter() {
             let predicted = changes(&self.state, m);
             let edge = apply(&mut self.state, m);
             // The lock-free pre-check never misses a change.
@@ -213,16 +221,60 @@ fn every_read_and_write_variant_moves_data() {
 }
 
 #[test]
-fn failed_and_empty_calls_move_nothing() {
+fn failed_and_empty_reads_move_nothing_writes_are_marked_at_entry() {
     let mut sim = Sim::new();
     sim.secret(fnode(&file(1)), S0);
     sim.run(io(40, nr::READ, file(1), -9));
     sim.run(io(40, nr::READ, file(1), 0));
-    sim.secret(proc_(41), S0);
-    sim.run(io(41, nr::WRITE, file(2), -28));
     assert!(sim.take().is_empty());
     assert_eq!(sim.taint(proc_(40)), 0);
-    assert_eq!(sim.taint(fnode(&file(2))), 0);
+    // Writes are applied before the guest kernel runs them (a reader may
+    // return first): one that then fails has marked its target anyway.
+    sim.secret(proc_(41), S0);
+    sim.run(io(41, nr::WRITE, file(2), -28));
+    assert_eq!(sim.take(), [(DiffusionOp::Write, proc_(41), fnode(&file(2)), S0)]);
+}
+
+#[test]
+fn a_reader_returning_before_the_writer_is_still_tainted() {
+    let mut sim = Sim::new();
+    sim.secret(proc_(40), S0);
+    let p = pipe(900);
+    let write = io(40, nr::WRITE, p, 10);
+    let read = io(41, nr::READ, p, 10);
+    sim.phase(&write, Phase::Entry);
+    sim.phase(&read, Phase::Entry);
+    sim.phase(&read, Phase::Return);
+    sim.phase(&write, Phase::Return);
+    assert_eq!(sim.taint(proc_(41)), S0);
+}
+
+#[test]
+fn a_child_running_before_its_parents_fork_returns_inherits() {
+    let mut sim = Sim::new();
+    sim.secret(proc_(40), S0);
+    let fork = call(VM, 40, nr::FORK, [0; 6], 41, Default::default());
+    sim.phase(&fork, Phase::Entry);
+    // The child writes before the parent's fork returns.
+    let mut child_write = io(41, nr::WRITE, file(5), 10);
+    child_write.actor.ppid = 40;
+    sim.run(child_write);
+    sim.phase(&fork, Phase::Return);
+    let edges = sim.take();
+    assert_eq!(
+        edges,
+        [
+            (DiffusionOp::Inherit, proc_(40), proc_(41), S0),
+            (DiffusionOp::Write, proc_(41), fnode(&file(5)), S0)
+        ]
+    );
+    // The parent's return forgot the fork in flight: a later sibling
+    // (forked before the taint, say) inherits nothing through it.
+    let mut sibling = io(42, nr::WRITE, file(6), 10);
+    sibling.actor.ppid = 40;
+    sim.run(sibling);
+    assert_eq!(sim.taint(fnode(&file(6))), 0);
+    assert_eq!(sim.taint(forking_node(VM, 40)), 0);
 }
 
 #[test]
@@ -288,6 +340,8 @@ fn fork_vfork_clone_inherit_threads_share_exit_forgets() {
         ]
     );
     assert_eq!(sim.taint(proc_(45)), 0);
+    // The forks in flight are forgotten once they returned.
+    assert_eq!(sim.taint(forking_node(VM, 40)), 0);
     // execve keeps the taint: nothing to do; exit_group forgets the process.
     sim.run(call(VM, 41, 59, [0; 6], 0, Default::default()));
     assert_eq!(sim.taint(proc_(41)), S0);
