@@ -22,6 +22,7 @@
 //! sending end: every VM that sends to the same place reaches the same
 //! node.
 
+use crate::format::printable;
 use leaktrace_abi::DiffusionOp;
 use leaktrace_abi::DiffusionRecord;
 use leaktrace_abi::Node;
@@ -584,9 +585,13 @@ fn vm_column(vm_id: u32) -> String {
 /// `vm1  mv[60]    renamed /secret/a -> /tmp/b  secret 0`, or
 /// `vm1  cat[44]   confidential /secret/plan.txt (secret 0=/secret/**)`.
 pub fn diffusion_text(r: &DiffusionRecord, patterns: &SecretPatterns, colors: Colors) -> String {
+    // Names come from the guest: never printed raw.
     let source = NodeView::source(r).label();
+    let source = printable(&source);
     let target = NodeView::target(r).label();
-    let head = format!("{:<4} {:<9} ", vm_column(r.vm_id), actor_text(&r.actor));
+    let target = printable(&target);
+    let actor = actor_text(&r.actor);
+    let head = format!("{:<4} {:<9} ", vm_column(r.vm_id), printable(&actor));
     let secrets = colors.paint("33", &secrets_text(r.secrets, patterns));
     let paint = |text: &str| colors.paint(op_color(r.op), text);
     match DiffusionOp::from_raw(r.op) {
@@ -614,7 +619,7 @@ pub fn pressure_text(r: &PressureRecord, patterns: &SecretPatterns, colors: Colo
         colors.paint("1;33", "warning:"),
         table_name(r.table),
         r.capacity,
-        NodeView::unnamed(&r.node).label(),
+        printable(&NodeView::unnamed(&r.node).label()),
         secrets_text(r.secrets, patterns),
         r.evictions
     )

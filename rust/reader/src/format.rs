@@ -78,6 +78,7 @@ use leaktrace_abi::VM_TRACED;
 use leaktrace_abi::VM_UUID_ABSENT;
 use leaktrace_abi::VM_UUID_KNOWN;
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// Name of a [`VmEvent`] value in JSON and text, `unknown(N)` if unknown.
 pub fn vm_event_name(raw: u32) -> String {
@@ -170,6 +171,33 @@ pub fn file_role_name(raw: u32) -> String {
         FILE_ROLE_PAIR1 => "pair1".into(),
         _ => format!("unknown({raw})"),
     }
+}
+
+/// Text that came from a guest (a command name, a path, a file name),
+/// made safe to print on a terminal or in a log: control characters (C0,
+/// DEL, C1) become `\xNN` or `\u{NNNN}`, and so do the Unicode
+/// bidirectional controls, so that a guest can neither forge lines, move
+/// the cursor or recolour the operator's terminal, nor reorder what a line
+/// shows. JSON output does not need it (serde escapes control characters).
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// A NUL-padded command name as text (lossy UTF-8).
@@ -784,7 +812,7 @@ fn file_text(r: &FileRecord) -> String {
     s.push_str(&format!(
         " {} {} dev {}:{} ino {}",
         file_kind_name(r.kind),
-        file_display(r),
+        printable(&file_display(r)),
         r.dev_major,
         r.dev_minor,
         r.ino
@@ -815,7 +843,7 @@ fn syscall_text(r: &SyscallRecord) -> String {
     if Resolution::from_raw(r.task.status) == Some(Resolution::Resolved) {
         s.push_str(&format!(
             " {}[{}/{}] ppid {}",
-            comm_text(&r.task.comm),
+            printable(&comm_text(&r.task.comm)),
             r.task.tgid,
             r.task.pid,
             r.task.ppid

@@ -16,6 +16,7 @@
 //! The formats are documented in Documentation/abi.rst ("leaktrace
 //! graph").
 
+use crate::format::printable;
 use serde_json::json;
 use serde_json::Map;
 use serde_json::Value;
@@ -643,12 +644,13 @@ impl Graph {
                 Some(s) if s != e.op => format!(" ({s})"),
                 _ => String::new(),
             };
-            let _ = writeln!(
-                out,
+            // Names come from the guest: never printed raw.
+            let line = format!(
                 "{vm:<5} {actor:<16} {:<10} {what}{syscall}  [{}]",
                 e.op,
                 secrets_label(&e.secrets)
             );
+            let _ = writeln!(out, "{}", printable(&line));
         }
         let confidential: Vec<String> = self
             .nodes
@@ -668,14 +670,14 @@ impl Graph {
             .map(|n| n.name.clone())
             .collect();
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
+        let summary = format!(
             "{} diffusion edges; confidential files: {}; {} other places reached; sent out of the traced VMs to: {}",
             edges.len(),
             if confidential.is_empty() { "none".to_owned() } else { confidential.join(", ") },
             reached,
             if out_of_vms.is_empty() { "nowhere".to_owned() } else { out_of_vms.join(", ") }
         );
+        let _ = writeln!(out, "{}", printable(&summary));
         out
     }
 

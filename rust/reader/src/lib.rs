@@ -24,6 +24,9 @@ pub mod diffusion;
 pub mod errno;
 pub mod filter;
 pub mod format;
+/// Arbitrary bytes through decoding and formatting (fuzzing).
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod names;
 pub mod profile;
