@@ -936,7 +936,8 @@ impl Tracker {
         let secrets = st.secrets.clone();
         drop(st);
 
-        let nr = regs.rax;
+        // What the guest kernel runs: the low half of RAX.
+        let nr = fdcalls::effective_nr(regs.rax);
         let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
         const _: () = assert!(SYSCALL_ARGS == 6);
         let ends = nr == NR_EXIT || nr == NR_EXIT_GROUP;

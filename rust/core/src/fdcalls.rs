@@ -6,6 +6,23 @@
 //! kernel (before `close` removes one, before `dup2` replaces one), and the
 //! descriptors a call creates when it returns.
 
+/// The system call a guest kernel runs when RAX holds `rax` at SYSCALL.
+///
+/// Linux dispatches on the low 32 bits only (`entry_SYSCALL_64`
+/// sign-extends EAX; the number is an `int`): a guest that sets RAX's
+/// upper half still makes the call its low half names. Everything the
+/// module decides by number, and the number it records, is this one;
+/// otherwise `read` with garbage in RAX's upper half would go unseen.
+pub fn effective_nr(rax: u64) -> u64 {
+    rax & 0xffff_ffff
+}
+
+/// An `int` or `unsigned int` argument as the guest kernel sees it: the
+/// low 32 bits of its register.
+fn int_arg(arg: u64) -> u64 {
+    arg & 0xffff_ffff
+}
+
 /// Argument positions (0-5) that hold a file descriptor when the call
 /// enters the kernel. Arguments that take `AT_FDCWD` (the `*at` family) are
 /// not listed: their directory descriptor is not what is read or written.
@@ -61,7 +78,10 @@ pub fn fd_result(nr: u64, args: &[u64; 6]) -> FdResult {
         // userfaultfd perf_event_open open_by_handle_at pidfd_open mq_open
         2 | 85 | 257 | 437 | 32 | 33 | 292 | 41 | 43 | 288 | 213 | 291 | 284 | 290 | 282 | 289
         | 283 | 253 | 294 | 319 | 323 | 298 | 304 | 434 | 240 => FdResult::Returned,
-        72 if args[1] == F_DUPFD || args[1] == F_DUPFD_CLOEXEC => FdResult::Returned,
+        // fcntl's command is an unsigned int.
+        72 if int_arg(args[1]) == F_DUPFD || int_arg(args[1]) == F_DUPFD_CLOEXEC => {
+            FdResult::Returned
+        }
         // pipe pipe2
         22 | 293 => FdResult::Pair(0),
         // socketpair(domain, type, protocol, sv)
@@ -84,7 +104,8 @@ pub const PR_SET_NAME: u64 = 15;
 pub fn changes_task_identity(nr: u64, args: &[u64; 6]) -> bool {
     match nr {
         NR_EXECVE | NR_EXECVEAT => true,
-        NR_PRCTL => args[0] == PR_SET_NAME,
+        // prctl's option is an int.
+        NR_PRCTL => int_arg(args[0]) == PR_SET_NAME,
         _ => false,
     }
 }
@@ -121,6 +142,19 @@ mod tests {
         assert_eq!(fd_result(72, &[3, F_DUPFD_CLOEXEC, 0, 0, 0, 0]), FdResult::Returned);
         assert_eq!(fd_result(72, &[3, 2, 1, 0, 0, 0]), FdResult::Nothing); // F_SETFD
         assert_eq!(fd_result(0, &none), FdResult::Nothing);
+    }
+
+    #[test]
+    fn the_guest_kernel_ignores_the_upper_half_of_rax_and_int_arguments() {
+        assert_eq!(effective_nr(0), 0);
+        assert_eq!(effective_nr(0xdead_beef_0000_0000), 0); // read
+        assert_eq!(effective_nr(0x1_0000_0001), 1); // write
+        assert_eq!(fd_arguments(effective_nr(0xffff_ffff_0000_0003)), &[0]); // close
+        assert_eq!(effective_nr(u64::MAX), 0xffff_ffff); // -1: no call
+        assert_eq!(fd_arguments(effective_nr(u64::MAX)), &[] as &[u8]);
+        let dupfd = [3, 0x5_0000_0000 | F_DUPFD, 0, 0, 0, 0];
+        assert_eq!(fd_result(72, &dupfd), FdResult::Returned);
+        assert!(changes_task_identity(157, &[0x7_0000_0000 | PR_SET_NAME, 0, 0, 0, 0, 0]));
     }
 
     #[test]
