@@ -171,6 +171,8 @@ struct VmState {
     tasks: TaskCache,
     /// The secrets that apply to the VM.
     secrets: Option<Arc<SecretSet>>,
+    /// Recent IPv4 stream sockets' addresses (a closed one loses its port).
+    sockets: diffusion::SocketCache,
 }
 
 /// A profile checked against a guest kernel.
@@ -515,6 +517,7 @@ impl Tracker {
             st.binding = Binding::unchecked(&profile);
             st.profile = profile;
             st.tasks.clear();
+            st.sockets.clear();
         }
         st.armed = now_armed;
         st.selected = selected;
@@ -566,6 +569,7 @@ impl Tracker {
                             binding: Binding::unchecked(&None),
                             tasks: TaskCache::default(),
                             secrets: None,
+                            sockets: diffusion::SocketCache::default(),
                         },
                         "leaktrace_vm"
                     ),
@@ -700,6 +704,7 @@ impl Tracker {
             let changed = st.binding.state != state;
             st.binding = Binding { state, lstar, slide };
             st.tasks.clear();
+            st.sockets.clear();
             if changed {
                 let event = if state == ProfileState::Active {
                     VmEvent::ProfileActive
@@ -789,8 +794,9 @@ impl Tracker {
         record.status = status as u32;
         record.header = RecordHeader::new::<FileRecord>(RecordKind::File, shim::clock_ns());
         self.hub.emit_file(&mut record);
-        let object = Object::from_record(&record);
+        let mut object = Object::from_record(&record);
         if object.socket_valid && object.socket.family == AF_INET {
+            vm.state.lock().sockets.update(&mut object);
             let s = &object.socket;
             self.host
                 .learn([s.local_addr[0], s.local_addr[1], s.local_addr[2], s.local_addr[3]], vm.id);

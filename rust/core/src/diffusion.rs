@@ -126,6 +126,49 @@ impl Object {
     }
 }
 
+/// Entries of a [`SocketCache`].
+pub const SOCKET_CACHE_SIZE: usize = 64;
+
+/// The last complete addresses of recently seen IPv4 stream sockets, by
+/// inode. A TCP socket that reached `TCP_CLOSE` (both ends closed, data
+/// still unread) has given its local port back (`inet_num` is 0), yet its
+/// reader still receives the data the flow carried: the cache names that
+/// flow. Direct-mapped; a collision only loses an old entry.
+#[derive(Clone, Copy, Debug)]
+pub struct SocketCache {
+    entries: [(u32, u64, SocketIdentity); SOCKET_CACHE_SIZE],
+}
+
+impl Default for SocketCache {
+    fn default() -> Self {
+        Self {
+            entries: [(0, 0, SocketIdentity::default()); SOCKET_CACHE_SIZE],
+        }
+    }
+}
+
+impl SocketCache {
+    /// Remembers `object`'s addresses if it is a connected IPv4 stream
+    /// socket, or completes them from the cache if it lost its local port.
+    pub fn update(&mut self, object: &mut Object) {
+        let s = &mut object.socket;
+        if !object.socket_valid || s.family != AF_INET || s.sock_type != SOCK_STREAM {
+            return;
+        }
+        let slot = &mut self.entries[(object.ino as usize) % SOCKET_CACHE_SIZE];
+        if s.local_port != 0 && s.remote_port != 0 {
+            *slot = (object.dev, object.ino, *s);
+        } else if s.local_port == 0 && slot.0 == object.dev && slot.1 == object.ino {
+            *s = slot.2;
+        }
+    }
+
+    /// Forgets everything (a new guest kernel).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
 /// A completed system call of a resolved task, with what the module read.
 #[derive(Clone, Copy, Debug)]
 pub struct Call {

@@ -231,6 +231,12 @@ fn parse_diffusion(obj: &Map<String, Value>) -> Result<Diffusion, String> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err("`syscall` is neither a string nor null".into()),
     };
+    let op = string_field(obj, "", "op")?;
+    // A child that ran before its parent's fork returned inherits at its
+    // own first call, which says nothing about the inheritance.
+    let syscall = syscall.filter(|call| {
+        op != "inherit" || matches!(call.as_str(), "fork" | "vfork" | "clone" | "clone3")
+    });
     // The actor is informative: without a resolved one, no actor.
     let actor = obj.get("actor").and_then(Value::as_object);
     let tgid = actor.and_then(|a| a.get("tgid")).and_then(Value::as_u64);
@@ -242,7 +248,7 @@ fn parse_diffusion(obj: &Map<String, Value>) -> Result<Diffusion, String> {
             call_id: number_field(obj, "call_id")?,
             source: string_field(&source, "source.", "key")?,
             target: string_field(&target, "target.", "key")?,
-            op: string_field(obj, "", "op")?,
+            op,
             syscall,
             secrets: ids_field(obj, "secrets")?,
             new_secrets: ids_field(obj, "new_secrets")?,

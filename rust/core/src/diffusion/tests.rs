@@ -623,3 +623,27 @@ fn a_tcp_receiver_not_known_yet_claims_the_flow() {
     sim.run(send);
     assert_eq!(sim.take().len(), 1);
 }
+
+#[test]
+fn a_closed_stream_socket_is_named_by_its_last_addresses() {
+    let mut cache = SocketCache::default();
+    let lo = [127, 0, 0, 1];
+    let open = tcp((lo, 7000), (lo, 40000));
+    let mut seen = open;
+    cache.update(&mut seen);
+    assert_eq!(seen, open);
+    // Both ends closed: the kernel gave the local port back.
+    let mut closed = tcp((lo, 0), (lo, 40000));
+    closed.ino = open.ino;
+    cache.update(&mut closed);
+    assert_eq!(closed.socket, open.socket);
+    // Another socket (inode) is not completed from it.
+    let mut other = tcp((lo, 0), (lo, 40000));
+    other.ino = open.ino + SOCKET_CACHE_SIZE as u64;
+    cache.update(&mut other);
+    assert_eq!(other.socket.local_port, 0);
+    // UDP and UNIX sockets are left alone.
+    let mut dgram = udp((lo, 0), ([0; 4], 0));
+    cache.update(&mut dgram);
+    assert_eq!(dgram.socket.local_port, 0);
+}
