@@ -17,13 +17,13 @@ export LEAKTRACE_KERNEL_VARIANT := $(VARIANT)
 # Static binaries that run inside the testbed (L1 host and L2 guests).
 RUST_TARGET := x86_64-unknown-linux-gnu
 STATIC_RUSTFLAGS := -C target-feature=+crt-static
-USER_BINS := leaktrace lt-devtest
+USER_BINS := leaktrace lt-devtest lt-ioctlfuzz
 
 # Static C test programs for the L2 guests (build/bin/* is every guest's
 # /usr/bin): they make their system calls with their own syscall
 # instruction, so the testbed sees exactly the arguments they print.
 GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror
-GUEST_BINS := lt-syscalls lt-ident lt-udp lt-diffuse lt-bench lt-ringbench
+GUEST_BINS := lt-syscalls lt-ident lt-udp lt-diffuse lt-bench lt-ringbench lt-fuzz
 GUEST_H := $(ROOT)/selftests/leaktrace/guest/lt-guest.h
 
 .PHONY: all setup kernel module user guest guest-kernels kvm-selftest testbed-deps check unit-test stability bench demo clean help
@@ -79,6 +79,11 @@ $(BUILD)/bin/lt-diffuse: $(ROOT)/selftests/leaktrace/guest/lt-diffuse.c $(GUEST_
 
 # System-call latency in a guest, and the other VMs' read() load (make bench).
 $(BUILD)/bin/lt-bench: $(ROOT)/selftests/leaktrace/guest/lt-bench.c $(GUEST_H)
+	@mkdir -p $(dir $@)
+	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
+
+# The hostile guest of the robustness suites (make check, make stress).
+$(BUILD)/bin/lt-fuzz: $(ROOT)/selftests/leaktrace/guest/lt-fuzz.c $(GUEST_H)
 	@mkdir -p $(dir $@)
 	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
 
