@@ -174,6 +174,8 @@ pub struct Graph {
     pub edges: Vec<GraphEdge>,
     /// UUIDs of the VMs, from `vm` lines.
     pub uuids: BTreeMap<u64, String>,
+    /// Names given to VMs by UUID ([`Graph::name_vms`]).
+    pub names: BTreeMap<String, String>,
     /// What else the file held.
     pub stats: Stats,
 }
@@ -380,11 +382,28 @@ impl Graph {
         clusters
     }
 
-    /// A VM's name: `vmN`, with its UUID when known.
+    /// Names VMs by UUID (`leaktrace graph --vm-name UUID=NAME`): the
+    /// module's VM ids are its own, an operator knows VMs by UUID.
+    pub fn name_vms(&mut self, names: impl IntoIterator<Item = (String, String)>) {
+        self.names
+            .extend(names.into_iter().map(|(uuid, name)| (uuid.to_ascii_lowercase(), name)));
+    }
+
+    /// A VM's short name: the name given for its UUID, else `vmN` (the
+    /// module's id).
+    fn vm_name(&self, vm: u64) -> String {
+        self.uuids
+            .get(&vm)
+            .and_then(|uuid| self.names.get(&uuid.to_ascii_lowercase()))
+            .cloned()
+            .unwrap_or_else(|| format!("vm{vm}"))
+    }
+
+    /// A VM's label: its short name, with its UUID when known.
     fn vm_label(&self, vm: u64) -> String {
         match self.uuids.get(&vm) {
-            Some(uuid) => format!("vm{vm}\n{uuid}"),
-            None => format!("vm{vm}"),
+            Some(uuid) => format!("{}\n{uuid}", self.vm_name(vm)),
+            None => self.vm_name(vm),
         }
     }
 
@@ -632,7 +651,7 @@ impl Graph {
         edges.sort_by_key(|e| (e.time_ns, e.vm_id, e.call_id));
         let mut out = String::new();
         for e in &edges {
-            let vm = format!("vm{}", e.vm_id);
+            let vm = self.vm_name(e.vm_id);
             let actor = e.actor_label.clone().unwrap_or_else(|| "?".to_owned());
             let what = match e.op.as_str() {
                 "source" => format!("{} is confidential", self.label_of(&e.target)),
@@ -662,7 +681,7 @@ impl Graph {
             .nodes
             .values()
             .filter(|n| n.confidential)
-            .map(|n| format!("vm{} {}", n.vm_id.unwrap_or(0), n.name))
+            .map(|n| format!("{} {}", self.vm_name(n.vm_id.unwrap_or(0)), n.name))
             .collect();
         let reached = self
             .nodes
@@ -907,6 +926,17 @@ mod tests {
         let g = graph(&format!("{unnamed}\n{named}\n{unnamed}"));
         let node = &g.nodes["vm1/file/0:21/2"];
         assert_eq!((node.name.as_str(), node.aliases.len()), ("/tmp/out", 0));
+    }
+
+    #[test]
+    fn vms_are_named_by_uuid() {
+        let mut g = graph(EVENTS);
+        g.name_vms([("4C4C4544-0042-3510-8052-B3C04F4E3732".to_owned(), "finance".to_owned())]);
+        let text = g.to_text();
+        assert!(text.starts_with("finance cat[44]"), "{text}");
+        assert!(g.to_dot().contains("finance\\n4c4c4544"), "{}", g.to_dot());
+        // VMs without a name keep the module's id.
+        assert!(text.contains("\nvm2   cp[70]"), "{text}");
     }
 
     #[test]

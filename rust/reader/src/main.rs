@@ -149,6 +149,10 @@ struct GraphArgs {
     /// Write the graph to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Call the VM with this SMBIOS UUID NAME (repeatable): VM ids are
+    /// the module's own numbering.
+    #[arg(long = "vm-name", value_name = "UUID=NAME", value_parser = parse_vm_name)]
+    vm_names: Vec<(String, String)>,
     /// Render the dot graph to an SVG file with Graphviz's `dot -Tsvg`
     /// (package graphviz); then nothing goes to standard output unless -o
     /// names a file for the dot text too.
@@ -954,6 +958,16 @@ fn render_svg(program: &str, dot: &str, svg: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Parses `--vm-name UUID=NAME`.
+fn parse_vm_name(s: &str) -> Result<(String, String), String> {
+    let (uuid, name) = s.split_once('=').ok_or("expected UUID=NAME")?;
+    leaktrace::uuid::parse(uuid).map_err(|e| e.to_string())?;
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err("the name is empty or has control characters".into());
+    }
+    Ok((uuid.to_ascii_lowercase(), name.to_owned()))
+}
+
 /// `leaktrace graph`.
 fn graph(args: &GraphArgs) -> Result<()> {
     if args.svg.is_some() && args.format != GraphFormat::Dot {
@@ -966,7 +980,8 @@ fn graph(args: &GraphArgs) -> Result<()> {
         let file = fs::File::open(input).with_context(|| format!("reading {}", input.display()))?;
         Graph::from_jsonl(io::BufReader::new(file))
     };
-    let graph = parsed.map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    let mut graph = parsed.map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    graph.name_vms(args.vm_names.iter().cloned());
     for warning in graph.warnings() {
         eprintln!("leaktrace: warning: {}: {warning}", input.display());
     }
@@ -1750,6 +1765,7 @@ mod tests {
             format: GraphFormat::Json,
             output: None,
             svg: Some(PathBuf::from("g.svg")),
+            vm_names: Vec::new(),
         };
         assert!(format!("{:#}", graph(&args).unwrap_err()).contains("--svg renders the dot format"));
         let err = render_svg(
@@ -1768,6 +1784,7 @@ mod tests {
             format: GraphFormat::Dot,
             output: None,
             svg: None,
+            vm_names: Vec::new(),
         };
         assert!(format!("{:#}", graph(&args).unwrap_err()).contains("/nonexistent/events.jsonl"));
     }
