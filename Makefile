@@ -5,6 +5,7 @@
 #   make demo     set up, build, and trace a diffusion scenario across VMs
 #   make check    unit tests, builds, testbed suites: smoke, KVM series, syscalls, tracing (TAP)
 #   make bench    multi-VM latency evaluation, writes Documentation/evaluation.md
+#   make stress   robustness suites at full size (hours; Documentation/security.md)
 #
 # Everything heavy (the testbed kernel) is cached outside the checkout in
 # $(LEAKTRACE_CACHE) (default /var/cache/leaktrace); see README.md.
@@ -23,10 +24,10 @@ USER_BINS := leaktrace lt-devtest lt-ioctlfuzz
 # /usr/bin): they make their system calls with their own syscall
 # instruction, so the testbed sees exactly the arguments they print.
 GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror
-GUEST_BINS := lt-syscalls lt-ident lt-udp lt-diffuse lt-bench lt-ringbench lt-fuzz
+GUEST_BINS := lt-syscalls lt-ident lt-udp lt-diffuse lt-bench lt-ringbench lt-fuzz lt-forge
 GUEST_H := $(ROOT)/selftests/leaktrace/guest/lt-guest.h
 
-.PHONY: all setup kernel module user guest guest-kernels kvm-selftest testbed-deps check unit-test stability bench demo clean help
+.PHONY: all setup kernel module user guest guest-kernels kvm-selftest testbed-deps check unit-test stability bench stress demo clean help
 
 all: testbed-deps
 
@@ -87,6 +88,11 @@ $(BUILD)/bin/lt-fuzz: $(ROOT)/selftests/leaktrace/guest/lt-fuzz.c $(GUEST_H)
 	@mkdir -p $(dir $@)
 	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
 
+# A guest that forges the structures leaktrace reads (robustness suites).
+$(BUILD)/bin/lt-forge: $(ROOT)/selftests/leaktrace/guest/lt-forge.c $(GUEST_H)
+	@mkdir -p $(dir $@)
+	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
+
 # Throughput of /dev/leaktrace's ring, run in L1 (make bench).
 $(BUILD)/bin/lt-ringbench: $(ROOT)/selftests/leaktrace/ringbench/lt-ringbench.c
 	@mkdir -p $(dir $@)
@@ -114,6 +120,12 @@ check: setup
 # regenerates Documentation/evaluation.md (about 40 minutes; not in check).
 bench: setup testbed-deps
 	@$(ROOT)/scripts/bench
+
+# The robustness suites at full size: hostile guest, forged structures,
+# floods, 100 load/unload cycles, ioctl and decoder fuzzing (hours; not
+# in check). See Documentation/security.md.
+stress: setup testbed-deps
+	@$(ROOT)/scripts/stress
 
 # Repeated L1 boots under heavy L2 exit load (RUNS=3 by default).
 stability: setup testbed-deps

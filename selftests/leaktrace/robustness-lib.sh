@@ -1,0 +1,622 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Robustness of leaktrace against hostile guests, lifecycle faults, floods
+# and hostile users of /dev/leaktrace (kselftest TAP). Sourced, in L1, by
+# the job scripts selftests/leaktrace/robustness.sh (the CI-sized subset
+# that `make check` runs) and selftests/leaktrace/stress.sh (the full
+# runs, `make stress`), after the L1 helper library; they set the sizes
+# (RB_* below) first. See Documentation/security.md, "How each property
+# is tested".
+#
+#   1. /dev/leaktrace against a hostile user: lt-ioctlfuzz (node 0600
+#      root; non-root opens refused; random and near-valid ioctls fail and
+#      change nothing; reads with bad buffers consume nothing).
+#   2. A hostile guest: lt-fuzz (selftests/leaktrace/guest/lt-fuzz.c) in
+#      vm1, traced with its profile and a secret covering its sandbox,
+#      and the same seed in vm2, untraced: both finish with identical
+#      digests; the reader decodes everything; the module's tables and
+#      pending calls stay within their capacities and its memory is
+#      measured (out/memory.txt).
+#   3. A ring flood: ring_kib=16, nobody reading while a guest floods;
+#      produced = delivered + dropped + queued exactly, the reader's lost
+#      records add up to dropped, and the propagation tables are still
+#      right: diffusion that depends on state whose records were dropped
+#      is reported.
+#   4. Lifecycle: RB_CYCLES load/unload cycles of leaktrace.ko under
+#      syscall storms in three traced VMs (which must finish and agree on
+#      every result), with short-lived VMs created and destroyed while
+#      traced, a VM killed while it traps, a reader killed mid-read and
+#      reconnecting, and several readers at once (each record to exactly
+#      one of them).
+#   5. L1's kernel log: no splat; with a KMEMLEAK kernel (the debug
+#      variant), no leak after the last unload.
+
+: "${RB_FUZZ_CALLS:=6000}"
+: "${RB_FUZZ_SEED:=20261126}"
+: "${RB_FUZZ_CHUNK:=2000}"
+: "${RB_IOCTLS:=20000}"
+: "${RB_CYCLES:=10}"
+: "${RB_STORM_CALLS:=3000}"
+# The ring while the hostile guest runs: large, so that the reader keeps
+# nearly everything (losses are counted either way).
+: "${RB_FUZZ_RING_KIB:=16384}"
+: "${RB_FLOOD_SECONDS:=15}"
+: "${RB_VM_TIMEOUT:=900}"
+: "${RB_SAMPLE_SECONDS:=5}"
+# Growth of SUnreclaim + VmallocUsed (kB) allowed between before the first
+# load and after the last unload, all guests gone.
+: "${RB_MEM_SLACK_KB:=4096}"
+
+RB_FUZZ=$LT_JOBDIR/rb-fuzz
+RB_STORM=$LT_JOBDIR/rb-storm
+RB_FLOOD=$LT_JOBDIR/rb-flood
+RB_CHURN=$LT_JOBDIR/rb-churn
+RB_EVENTS=$LT_TMP/rb-events.jsonl
+RB_MEM=$LT_OUT/memory.txt
+RB_PROFILE=$LT_JOBDIR/profiles/testbed.json
+rb_uuid() { printf '4c540000-0000-4000-8000-00000000f0%02d' "$1"; }
+
+lt_lt() { "$LT_BIN/leaktrace" "$@"; }
+
+# Guests get no LAN: the fuzzer's packets must go nowhere, the same way in
+# every guest (Documentation/security.md).
+LT_L2_NET=0
+
+rb_scenarios() {
+	local n
+	mkdir -p "$RB_FUZZ" "$RB_STORM" "$RB_FLOOD/files" "$RB_CHURN"
+	for n in 1 2; do
+		cat >"$RB_FUZZ/vm$n.sh" <<-EOF
+		# The hostile guest: the same seed in both guests.
+		lt-fuzz -s $RB_FUZZ_SEED -n $RB_FUZZ_CALLS -c $RB_FUZZ_CHUNK
+		EOF
+	done
+	# Storm guests: lt-fuzz runs of a few thousand calls, seed after seed,
+	# until the host stops them; a run that fails ends the script (and
+	# the guest) at once, which the host sees.
+	for n in 1 2 3 4; do
+		cat >"$RB_STORM/vm$n.sh" <<-EOF
+		seed=1
+		while :; do
+			lt-fuzz -s \$seed -n $RB_STORM_CALLS -c 1000000 >/tmp/run.txt || { cat /tmp/run.txt; exit 1; }
+			grep -q '^LTDONE ok' /tmp/run.txt || { cat /tmp/run.txt; exit 1; }
+			echo "STORM seed=\$seed \$(grep '^LTFUZZ end' /tmp/run.txt)"
+			seed=\$((seed + 1))
+		done
+		EOF
+	done
+	# Short-lived guests: created and destroyed while traced.
+	for n in 5 6; do
+		echo 'echo "churn vm$LT_VM up"' >"$RB_CHURN/vm$n.sh"
+	done
+	# The flood guest (see t_flood).
+	echo "confidential $RANDOM" >"$RB_FLOOD/files/secret.txt"
+	cat >"$RB_FLOOD/vm1.sh" <<-EOF
+	# Phase 1, with nobody reading the ring: a flood of system calls; once
+	# the ring is full (its records dropped), a copy of the secret, and a
+	# shell that reads it and keeps it.
+	lt-fuzz -s 4242 -n 1000000000 -c 1000000000 >/dev/null &
+	fuzz=\$!
+	sleep 5
+	cp /scenario/files/secret.txt /tmp/copy1
+	( read line </scenario/files/secret.txt; sleep $((RB_FLOOD_SECONDS + 25)); echo "\$line" >/tmp/late; echo FLOOD-HOLDER-DONE ) &
+	sleep $((RB_FLOOD_SECONDS - 5))
+	kill \$fuzz
+	echo FLOOD-DONE
+	# Phase 2, once the host reads again (it waits for FLOOD-DONE): uses
+	# of what phase 1 made confidential, whose records were dropped.
+	sleep 15
+	cat /tmp/copy1 >/tmp/copy2
+	wait
+	echo FLOOD-END
+	EOF
+}
+
+# rb_mem LABEL: one line of memory figures (kB) and the module's tables.
+rb_mem() {
+	local m vms
+	m=$(awk '/^(MemAvailable|Slab|SUnreclaim|VmallocUsed|KernelStack|PageTables):/ { printf "%s=%s ", $1, $2 }' /proc/meminfo | tr -d ':')
+	vms=
+	if [ -c /dev/leaktrace ]; then
+		vms=$(lt_lt vms --json 2>/dev/null | lt_jq -r '[.vms[] | "vm\(.vm_id):entries=\(.table_entries)/\(.table_capacity),pending=\(.pending),evictions=\(.table_evictions),syscalls=\(.syscalls),unresolved=\(.unresolved)"] | join(" ")' 2>/dev/null)
+	fi
+	echo "$(cut -d' ' -f1 /proc/uptime) $1 $m$vms" >>"$RB_MEM"
+}
+
+# rb_sampler_start / rb_sampler_stop: rb_mem every RB_SAMPLE_SECONDS.
+rb_sampler_start() {
+	( while :; do rb_mem "$1"; sleep "$RB_SAMPLE_SECONDS"; done ) </dev/null >/dev/null 2>&1 &
+	RB_SAMPLER=$!
+}
+rb_sampler_stop() {
+	[ -z "${RB_SAMPLER:-}" ] || { kill "$RB_SAMPLER" 2>/dev/null; wait "$RB_SAMPLER" 2>/dev/null; }
+	RB_SAMPLER=
+}
+
+# rb_unreclaimable: SUnreclaim + VmallocUsed, kB.
+rb_unreclaimable() {
+	awk '/^(SUnreclaim|VmallocUsed):/ { s += $2 } END { print s }' /proc/meminfo
+}
+
+# rb_wait_vm N [SECONDS]: wait for guest N alone (lt_wait_vms waits for
+# all); true iff it reported an exit status.
+rb_wait_vm() {
+	local n=$1 limit=${2:-$LT_VM_TIMEOUT} d=$LT_TMP/vm i=0 ok=0
+	while [ ! -e "$d/$n.rc" ]; do
+		i=$((i + 1))
+		if [ $i -gt "$limit" ]; then
+			lt__kill_vm "$n"
+			limit=$((limit + 30))
+		fi
+		sleep 1
+	done
+	wait "$(cat "$d/$n.pid")" 2>/dev/null || :
+	lt__vm_verdict "$n" || ok=1
+	rm -f "$d/$n.pid" "$d/$n.qpid" "$LT_TMP/vm$n.initrd"
+	return $ok
+}
+
+# rb_qemu_pid N: the pid of guest N's QEMU (the child of its timeout(1)).
+rb_qemu_pid() {
+	local t p
+	t=$(cat "$LT_TMP/vm/$1.qpid" 2>/dev/null) || return 1
+	for p in /proc/[0-9]*; do
+		[ "$(cut -d' ' -f4 "$p/stat" 2>/dev/null)" = "$t" ] && { echo "${p#/proc/}"; return 0; }
+	done
+	return 1
+}
+
+rb_vm_syscalls() { lt_vm_field "$1" syscalls; }
+rb_vm_gone() { [ "$(lt_vm_field "$1" vm_id)" = null ]; }
+
+# rb_reap_killed N: guest N was killed on purpose: wait for its QEMU to be
+# gone and forget it, without calling that a failure.
+rb_reap_killed() {
+	local d=$LT_TMP/vm i=0
+	while [ ! -e "$d/$1.rc" ] && [ $i -lt 60 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	rm -f "$d/$1.pid" "$d/$1.qpid" "$LT_TMP/vm$1.initrd"
+}
+rb_traced() { [ "$(lt_vm_field "$1" traced)" = true ]; }
+
+# rb_counters: "produced delivered dropped queued readers" from GET_INFO.
+rb_counters() {
+	lt_lt status --json | lt_jq -r '"\(.counters.produced) \(.counters.delivered) \(.counters.dropped) \(.counters.queued) \(.readers)"'
+}
+
+# rb_identity: produced == delivered + dropped + queued, from one GET_INFO.
+rb_identity() {
+	local p d x q r
+	read -r p d x q r <<-EOF
+	$(rb_counters)
+	EOF
+	echo "produced $p delivered $d dropped $x queued $q readers $r"
+	[ "$p" = $((d + x + q)) ]
+}
+
+# --- 1. the device against a hostile user ------------------------------------
+
+t_load() {
+	# kmemleak (debug kernel): forget what was there before us.
+	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || :
+	[ ! -e /sys/kernel/debug/kmemleak ] || echo clear >/sys/kernel/debug/kmemleak
+	rb_mem before-load
+	lt_load_module ring_kib="$RB_FUZZ_RING_KIB" || return 1
+	rb_mem after-load
+	# A state that must survive the ioctl fuzzer: a selection, a secret,
+	# and the fuzz guest's profile.
+	lt_lt trace "$(rb_uuid 1)" && lt_lt trace "$(rb_uuid 3)" || return 1
+	lt_lt secret add --vm all '/tmp/lt-fuzz/**' >/dev/null || return 1
+	lt_lt profile load --vm "$(rb_uuid 1)" "$RB_PROFILE" || return 1
+}
+
+t_ioctlfuzz() {
+	local st=0
+	"$LT_BIN/lt-ioctlfuzz" --iterations "$RB_IOCTLS" --seed "$RB_FUZZ_SEED" >"$LT_OUT/ioctlfuzz.tap" 2>&1 || st=$?
+	sed 's/^/    /' "$LT_OUT/ioctlfuzz.tap"
+	return $st
+}
+
+# --- 2a. forged guest structures -----------------------------------------------
+
+# A profile that lies once: task_files is task_comm's offset, so the module
+# takes the calling task's command name for its files_struct pointer, and
+# lt-forge (selftests/leaktrace/guest/lt-forge.c) points it at structures
+# of its own making (Documentation/security.md, "Forged structures").
+t_forge() {
+	local ok=0 vmid line fd variant expect got want n uuid flags path
+	uuid=$(rb_uuid 7)
+	lt_jq '.offsets.task_files = .offsets.task_comm' "$RB_PROFILE" >"$LT_JOBDIR/forged.json" || return 1
+	mkdir -p "$LT_JOBDIR/rb-forge"
+	echo "lt-forge -r 20 $(lt_jq -r '.offsets | to_entries | map("\(.key)=\(.value)") | join(" ")' "$RB_PROFILE")" \
+		>"$LT_JOBDIR/rb-forge/vm7.sh"
+	lt_lt trace "$uuid" && lt_lt profile load --vm "$uuid" "$LT_JOBDIR/forged.json" || return 1
+	lt_reader_start "$LT_OUT/forge-events.jsonl" || return 1
+	lt_start_vm 7 "$uuid" "$LT_JOBDIR/rb-forge" || ok=1
+	lt_wait_vms 300 || ok=1
+	lt_reader_stop || ok=1
+	sed 's/^/  vm7: /' "$(lt_vm_log 7)"
+	grep -q '^LTDONE ok' "$(lt_vm_log 7)" || { echo "lt-forge did not finish"; return 1; }
+	vmid=$(lt_jq -r --arg u "$uuid" 'select(.type == "vm" and .uuid == $u) | .vm_id' "$LT_OUT/forge-events.jsonl" | head -n 1)
+	lt_jq -c --arg u "$uuid" 'select(.type == "vm" and .uuid == $u and .event == "profile-active")' "$LT_OUT/forge-events.jsonl" | grep -q . ||
+		{ echo "the forged profile never became active"; return 1; }
+	# Each record of a forged descriptor as "FD STATUS FLAGS PATH".
+	lt_jq -r --argjson vm "$vmid" 'select(.type == "file" and .vm_id == $vm and .fd >= 100) |
+		"\(.fd) \(.status) \([if .path_truncated then "truncated" else empty end,
+			if .path_detached then "detached" else empty end,
+			if .socket != null then "socket" else empty end] | join(",")) \(.path // "")"' \
+		"$LT_OUT/forge-events.jsonl" | sort | uniq -c >"$LT_TMP/rb-forge.txt"
+	while read -r line; do
+		fd=$(echo "$line" | sed -n 's/.* fd=\([0-9]*\) .*/\1/p')
+		variant=$(echo "$line" | sed -n 's/.* variant=\([^ ]*\) .*/\1/p')
+		expect=$(echo "$line" | sed -n 's/.* expect=\([^ ]*\) .*/\1/p')
+		got=$(awk -v fd="$fd" '$2 == fd { $1 = $1 "x"; print }' "$LT_TMP/rb-forge.txt")
+		n=$(awk -v fd="$fd" '$2 == fd { s += $1 } END { print s + 0 }' "$LT_TMP/rb-forge.txt")
+		case "$expect" in
+		any) want='.*' ;;
+		none|unresolved) want="^[0-9]*x $fd $expect *\$" ;;
+		resolved:*)
+			flags=${expect#resolved:}
+			path=${flags#*:}
+			flags=${flags%%:*}
+			[ "$path" != '*' ] || path='.*'
+			want="$(printf '^[0-9]*x %s resolved %s %s' "$fd" "$flags" "$path" | tr -s ' ' | sed 's/ *$//') *\$"
+			;;
+		esac
+		if [ "$n" -lt 20 ] || echo "$got" | grep -v -q -e "$want"; then
+			echo "fd $fd ($variant): expected $expect from $n records, got: $(echo "$got" | tr '\n' ';')"
+			ok=1
+		else
+			echo "fd $fd $variant: $n records $(echo "$got" | head -n 1 | cut -d' ' -f3- | cut -c1-60) $(echo "$line" | grep -o 'ns_median=[0-9]* ns_max=[0-9]*')"
+		fi
+	done <<-EOF
+	$(grep '^FORGE ' "$(lt_vm_log 7)")
+	EOF
+	# Bounded work: no forged call took more than a second.
+	awk '/^FORGE / { for (i = 1; i <= NF; i++) if ($i ~ /^ns_max=/) { split($i, a, "="); if (a[2] > 1000000000) { print "slow: " $0; bad = 1 } } }
+		END { exit bad }' "$(lt_vm_log 7)" || ok=1
+	lt_lt untrace "$uuid" >/dev/null
+	return $ok
+}
+
+# --- 2. the hostile guest -----------------------------------------------------
+
+t_fuzz_start() {
+	rb_mem fuzz-start
+	lt_reader_start "$RB_EVENTS" || return 1
+	RB_FUZZ_T0=$(cut -d. -f1 /proc/uptime)
+	LT_VM_TIMEOUT=$RB_VM_TIMEOUT
+	lt_start_vm 1 "$(rb_uuid 1)" "$RB_FUZZ" || return 1
+	lt_start_vm 2 "$(rb_uuid 2)" "$RB_FUZZ" || return 1
+	rb_sampler_start fuzz
+}
+
+t_fuzz_finish() {
+	local ok=0 n st
+	lt_wait_vms "$RB_VM_TIMEOUT" || ok=1
+	rb_sampler_stop
+	rb_mem fuzz-end
+	echo "guests ran $(( $(cut -d. -f1 /proc/uptime) - RB_FUZZ_T0 )) s"
+	for n in 1 2; do
+		st=$(lt_vm_exit_status "$n") || { echo "vm$n reported no exit status"; ok=1; continue; }
+		grep '^LTFUZZ \(end\|stats\)' "$(lt_vm_log "$n")" | sed "s/^/vm$n: /"
+		[ "$st" = 0 ] && grep -q '^LTDONE ok' "$(lt_vm_log "$n")" || { echo "vm$n: lt-fuzz did not finish (exit $st)"; tail -n 5 "$(lt_vm_log "$n")"; ok=1; }
+	done
+	return $ok
+}
+
+t_fuzz_same_results() {
+	local a b
+	a=$(grep '^LTFUZZ \(start\|chunk\|end\)' "$(lt_vm_log 1)")
+	b=$(grep '^LTFUZZ \(start\|chunk\|end\)' "$(lt_vm_log 2)")
+	[ -n "$a" ] || { echo "no results from vm1"; return 1; }
+	if [ "$a" != "$b" ]; then
+		echo "traced vm1 and untraced vm2 differ:"
+		diff <(echo "$a") <(echo "$b") | head -n 20
+		return 1
+	fi
+	echo "$(echo "$a" | wc -l) result lines identical; $(echo "$a" | tail -n 1)"
+}
+
+# t_fuzz_reader: the reader ran through the whole hostile run; what it
+# wrote shows the hostile inputs, escaped, and no record of vm2.
+t_fuzz_reader() {
+	local n lines sys lost other ok=0
+	lt_reader_stop || ok=1
+	lines=$(wc -l <"$RB_EVENTS")
+	echo "the reader wrote $lines JSON lines ($(du -k "$RB_EVENTS" | cut -f1) kB)"
+	for what in '"type":"syscall"' '"type":"file"' '"type":"diffusion"' '"type":"pressure"' '"type":"lost"' \
+		'"status":"unresolved"' '"path_truncated":true' '"end":"superseded"' '"end":"evicted"' \
+		'"end":"timed-out"' '"end":"no-return"' '\u001b' '"nr":4294967295'; do
+		n=$(grep -c -F -e "$what" "$RB_EVENTS" || :)
+		echo "  lines with $what: $n"
+	done
+	sys=$(grep -c '"type":"syscall"' "$RB_EVENTS" || :)
+	lost=$(grep '"type":"lost"' "$RB_EVENTS" | sed 's/.*"count":\([0-9]*\).*/\1/' | awk '{ s += $1 } END { print s + 0 }')
+	other=$(grep '"type":"syscall"' "$RB_EVENTS" | grep -c "$(rb_uuid 2)" || :)
+	echo "syscall records $sys, records lost $lost, syscall records of the untraced vm2: $other"
+	[ "$other" = 0 ] || { echo "records of the untraced guest"; ok=1; }
+	[ $((sys + lost)) -gt "$RB_FUZZ_CALLS" ] || { echo "fewer syscall records than the fuzzer's calls"; ok=1; }
+	# The hostile names reach the records (JSON escapes them)...
+	grep -q -F '\u001b[2J' "$RB_EVENTS" || { echo "no record carries the fuzzer's escape sequence"; ok=1; }
+	grep -q '"path_truncated":true' "$RB_EVENTS" || { echo "no truncated path (lt-fuzz's deep directories)"; ok=1; }
+	# ...never raw.
+	if grep -q "$(printf '\033')" "$RB_EVENTS"; then
+		echo "a raw ESC byte in the JSON output"
+		ok=1
+	fi
+	rm -f "$RB_EVENTS"
+	return $ok
+}
+
+t_fuzz_bounded() {
+	local bad
+	echo "memory samples (kB; entries/capacity of vm1's tables, pending calls):"
+	sed 's/^/  /' "$RB_MEM" | tail -n 12
+	# Every sample within the tables' capacity and pending_max (1024).
+	# vmN:entries=E/C,pending=P,...
+	bad=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^vm[0-9]+:entries=/) {
+			split($i, a, /[=\/,]/)
+			if (a[2] + 0 > a[3] + 0) print "entries over capacity: " $i
+			if (a[5] + 0 > 1024) print "pending over pending_max: " $i } }' "$RB_MEM")
+	[ -z "$bad" ] || { echo "$bad"; return 1; }
+	lt_identity_line=$(rb_identity) || { echo "ring accounting broken: $lt_identity_line"; return 1; }
+	echo "ring: $lt_identity_line"
+}
+
+# --- 3. a ring flood ----------------------------------------------------------
+
+t_flood() {
+	local ok=0 i d lost
+	lt_unload_module || return 1
+	lt_load_module ring_kib=16 || return 1
+	lt_lt trace --all || return 1
+	lt_lt profile load --all "$RB_PROFILE" || return 1
+	lt_lt secret add --vm all '/scenario/files/secret.txt' >/dev/null || return 1
+	lt_start_vm 1 "$(rb_uuid 1)" "$RB_FLOOD" || return 1
+	# Nobody reads until the guest says its flood is over.
+	i=0
+	until grep -q '^FLOOD-DONE' "$(lt_vm_log 1)" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt $((RB_FLOOD_SECONDS + 180)) ] || { echo "the flood guest never finished phase 1"; lt_kill_vms; return 1; }
+		sleep 1
+	done
+	rb_identity || ok=1
+	read -r _ _ d _ _ <<-EOF
+	$(rb_counters)
+	EOF
+	echo "dropped during the flood: $d"
+	[ "$d" -gt 0 ] || { echo "the ring never overflowed"; ok=1; }
+	lt_reader_start "$LT_OUT/flood-events.jsonl" || return 1
+	lt_wait_vms 300 || ok=1
+	cat "$(lt_vm_log 1)" | sed 's/^/  vm1: /'
+	grep -q '^FLOOD-END' "$(lt_vm_log 1)" || { echo "the flood guest did not finish"; ok=1; }
+	sleep 3	# heartbeats: a record after the last drop
+	lt_reader_stop || ok=1
+	read -r _ _ d _ _ <<-EOF
+	$(rb_counters)
+	EOF
+	rb_identity || ok=1
+	lost=$(lt_jq -s '[.[] | select(.type == "lost") | .count] | add // 0' "$LT_OUT/flood-events.jsonl")
+	echo "dropped $d; the reader reported $lost records lost in $(grep -c '"type":"lost"' "$LT_OUT/flood-events.jsonl") gaps"
+	[ "$lost" = "$d" ] || { echo "lost records ($lost) != dropped ($d)"; ok=1; }
+	# Text mode says so too.
+	lt_jq -c 'select(.type == "lost")' "$LT_OUT/flood-events.jsonl" | head -n 2 | sed 's/^/  /'
+	# The tables kept what the dropped records were about: /tmp/copy1 is
+	# confidential (the edge that made it so was dropped), and so is the
+	# holder shell (its read edge too); what they pass on is reported.
+	if lt_jq -e -s 'any(.[]; .type == "diffusion" and .target.name == "/tmp/copy1")' "$LT_OUT/flood-events.jsonl" >/dev/null; then
+		echo "note: the edge to /tmp/copy1 was not dropped (the ring was not full yet)"
+	else
+		echo "the edge to /tmp/copy1 was dropped with the flood"
+	fi
+	for target in /tmp/copy2 /tmp/late; do
+		if lt_jq -e -s --arg t "$target" 'any(.[]; .type == "diffusion" and .target.name == $t and (.secrets | index(0)) != null)' \
+			"$LT_OUT/flood-events.jsonl" >/dev/null; then
+			echo "diffusion to $target reported, with secret 0"
+		else
+			echo "no diffusion to $target: the tables lost state with the dropped records"
+			ok=1
+		fi
+	done
+	return $ok
+}
+
+# --- 4. lifecycle --------------------------------------------------------------
+
+# rb_readers_split: three readers at once, then each record must have gone
+# to exactly one of them.
+rb_readers_split() {
+	local i pids= dup n
+	for i in 1 2 3; do
+		"$LT_BIN/leaktrace" watch --json >"$LT_TMP/rb-split-$i.jsonl" 2>>"$LT_OUT/reader.err" </dev/null &
+		pids="$pids $!"
+	done
+	sleep 4
+	for i in $pids; do kill -INT "$i" 2>/dev/null; done
+	for i in $pids; do wait "$i" 2>/dev/null || :; done
+	cat "$LT_TMP"/rb-split-*.jsonl | grep -o '"seq":[0-9]*' | sort >"$LT_TMP/rb-seqs"
+	n=$(wc -l <"$LT_TMP/rb-seqs")
+	dup=$(uniq -d "$LT_TMP/rb-seqs" | wc -l)
+	echo "three readers: $(for i in 1 2 3; do wc -l <"$LT_TMP/rb-split-$i.jsonl"; done | tr '\n' ' ')lines; $n records, $dup seen twice"
+	rm -f "$LT_TMP"/rb-split-*.jsonl "$LT_TMP/rb-seqs"
+	[ "$dup" = 0 ] && [ "$n" -gt 0 ]
+}
+
+# rb_reader_killed: a reader killed by SIGKILL in the middle of reading,
+# and a new one that must get records.
+rb_reader_killed() {
+	local pid n
+	"$LT_BIN/leaktrace" watch --json >/dev/null 2>&1 </dev/null &
+	pid=$!
+	sleep 1
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || :
+	n=$("$LT_BIN/leaktrace" watch --json --count 50 --timeout 20 | wc -l)
+	[ "$n" -ge 50 ] || { echo "a reader after a killed one got $n records"; return 1; }
+}
+
+t_lifecycle() {
+	local c ok=0 n s p churn=5 killed=0 readers
+	lt_unload_module || return 1
+	for n in 1 2 3; do
+		lt_start_vm "$n" "$(rb_uuid $((10 + n)))" "$RB_STORM" || return 1
+	done
+	sleep 20	# booting, and their first fuzz runs
+	rb_storm_progress >"$LT_TMP/rb-storm-before"
+	for c in $(seq 1 "$RB_CYCLES"); do
+		if ! lt_load_module ring_kib=$(( (c % 4 + 1) * 16 )) heartbeat_ms=$(( 10 + c % 7 * 50 )); then
+			echo "cycle $c: load failed"
+			ok=1
+			break
+		fi
+		lt_lt trace --all >/dev/null && lt_lt profile load --all "$RB_PROFILE" >/dev/null &&
+			lt_lt secret add --vm all '/tmp/lt-fuzz/f*' >/dev/null || { echo "cycle $c: setup failed"; ok=1; }
+		# A short-lived VM, created and destroyed while traced.
+		if [ $((c % 3)) = 1 ] && [ ! -e "$LT_TMP/vm/$churn.pid" ]; then
+			lt_start_vm "$churn" "$(rb_uuid "$churn")" "$RB_CHURN" || ok=1
+		fi
+		case $((c % 5)) in
+		1) rb_reader_killed || { echo "cycle $c: reader killed mid-read"; ok=1; } ;;
+		2) rb_readers_split || { echo "cycle $c: readers"; ok=1; } ;;
+		3)
+			# A VM killed while it traps: vm4 runs a storm, traced,
+			# and its QEMU gets SIGKILL.
+			if [ $killed = 0 ]; then
+				lt_start_vm 4 "$(rb_uuid 14)" "$RB_STORM" || ok=1
+				s=0
+				while [ $s -lt 90 ] && ! { rb_traced "$(rb_uuid 14)" && [ "$(rb_vm_syscalls "$(rb_uuid 14)")" -gt 2000 ]; }; do
+					sleep 1
+					s=$((s + 1))
+				done
+				s=$(rb_vm_syscalls "$(rb_uuid 14)")
+				p=$(rb_qemu_pid 4) && kill -KILL "$p"
+				echo "cycle $c: vm4 (traced, $s syscalls) killed by SIGKILL (qemu pid ${p:-?})"
+				rb_reap_killed 4
+				killed=1
+				lt_wait_for 10 rb_vm_gone "$(rb_uuid 14)" || { echo "the killed VM is still listed"; ok=1; }
+			else
+				sleep 2
+			fi
+			;;
+		*) sleep 2 ;;
+		esac
+		# Only the status query itself has the device open.
+		readers=$(rb_counters | cut -d' ' -f5)
+		[ "$readers" = 1 ] || { echo "cycle $c: $((readers - 1)) readers left open"; ok=1; }
+		rb_identity >/dev/null || { echo "cycle $c: ring accounting: $(rb_identity)"; ok=1; }
+		if [ -e "$LT_TMP/vm/$churn.rc" ]; then
+			rb_wait_vm "$churn" 10 2>/dev/null || { echo "cycle $c: short-lived vm$churn failed"; ok=1; }
+			churn=$((churn == 5 ? 6 : 5))
+		fi
+		if ! lt_unload_module; then
+			echo "cycle $c: unload failed"
+			ok=1
+			break
+		fi
+		[ ! -e /dev/leaktrace ] || { echo "cycle $c: /dev/leaktrace left behind"; ok=1; }
+	done
+	echo "$RB_CYCLES load/unload cycles under three storm guests done"
+	for n in 5 6; do
+		[ ! -e "$LT_TMP/vm/$n.pid" ] || rb_wait_vm "$n" 120 || ok=1
+	done
+	return $ok
+}
+
+# rb_storm_progress: "N RUNS" per storm guest (STORM lines so far).
+rb_storm_progress() {
+	local n
+	for n in 1 2 3; do
+		echo "$n $(grep -c '^STORM seed=' "$(lt_vm_log "$n")" 2>/dev/null || echo 0)"
+	done
+}
+
+# The storm guests kept running through the cycles (none ended, each made
+# progress), and every seed gave the same results in every guest,
+# whatever the module was doing at the time; then they are stopped.
+t_storms_check() {
+	local n ok=0 before now
+	for n in 1 2 3; do
+		before=$(awk -v n="$n" '$1 == n { print $2 }' "$LT_TMP/rb-storm-before")
+		now=$(grep -c '^STORM seed=' "$(lt_vm_log "$n")" || :)
+		echo "vm$n: $before fuzz runs before the cycles, $now after"
+		if [ -e "$LT_TMP/vm/$n.rc" ]; then
+			echo "vm$n ended during the cycles:"
+			tail -n 8 "$(lt_vm_log "$n")"
+			ok=1
+		elif [ "$now" -le "$before" ]; then
+			echo "vm$n made no progress during the cycles"
+			ok=1
+		fi
+	done
+	for n in 1 2 3; do
+		lt__kill_vm "$n"
+	done
+	for n in 1 2 3; do
+		rb_reap_killed "$n"
+		sed -n 's/^STORM \(seed=[0-9]*\) LTFUZZ end .*\(digest=[0-9a-f]*\).*/\1 \2/p' "$(lt_vm_log "$n")" >"$LT_TMP/rb-storm$n"
+	done
+	if ! awk '{ d[$1] = d[$1] " " $2; c[$1]++ }
+		END { for (k in d) { split(d[k], v, " "); for (i = 2; i <= c[k]; i++) if (v[i] != v[1]) { print k ":" d[k]; bad = 1 } }
+		      exit bad }' "$LT_TMP/rb-storm1" "$LT_TMP/rb-storm2" "$LT_TMP/rb-storm3"; then
+		echo "the storm guests disagree on some results"
+		ok=1
+	fi
+	echo "every seed run by several guests gave the same digest"
+	return $ok
+}
+
+# --- 5. the kernel log ---------------------------------------------------------
+
+t_memory_back() {
+	local after
+	rb_mem after-unload
+	after=$(rb_unreclaimable)
+	echo "SUnreclaim + VmallocUsed: $RB_MEM_BEFORE kB before the first load, $after kB after the last unload (guests gone)"
+	[ $((after - RB_MEM_BEFORE)) -le "$RB_MEM_SLACK_KB" ] ||
+		{ echo "grew by $((after - RB_MEM_BEFORE)) kB, more than $RB_MEM_SLACK_KB"; return 1; }
+}
+
+t_kmemleak() {
+	local f=/sys/kernel/debug/kmemleak n
+	[ -e "$f" ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || :
+	if [ ! -e "$f" ]; then
+		echo "skip: no kmemleak (not the debug kernel)"
+		return 0
+	fi
+	echo scan >"$f"
+	sleep 5
+	echo scan >"$f"
+	cat "$f" >"$LT_OUT/kmemleak.txt"
+	n=$(grep -c '^unreferenced object' "$LT_OUT/kmemleak.txt" || :)
+	echo "kmemleak: $n unreferenced objects since the first load (kmemleak.txt)"
+	head -n 80 "$LT_OUT/kmemleak.txt"
+	[ "$n" = 0 ]
+}
+
+rb_run() {
+	echo "TAP version 13"
+	rb_scenarios
+	RB_MEM_BEFORE=$(rb_unreclaimable)
+	lt_test "leaktrace.ko loads; a selection, a secret and a profile to keep" t_load
+	lt_test "/dev/leaktrace against a hostile user (lt-ioctlfuzz: $RB_IOCTLS ioctls)" t_ioctlfuzz
+	lt_test "forged guest structures (lt-forge): unresolved or bounded, never a splat" t_forge
+	# Not in lt_test: the reader and sampler pids must survive.
+	if t_fuzz_start >"$LT_TMP/rb-start.log" 2>&1; then lt_ok "hostile guest started (lt-fuzz, $RB_FUZZ_CALLS calls, traced and untraced)"
+	else sed 's/^/# /' "$LT_TMP/rb-start.log"; lt_not_ok "hostile guest started"; fi
+	lt_test "both fuzz guests finish" t_fuzz_finish
+	lt_test "traced and untraced runs of the same seed give identical results" t_fuzz_same_results
+	if t_fuzz_reader >"$LT_TMP/rb-reader.log" 2>&1; then sed 's/^/# /' "$LT_TMP/rb-reader.log"; lt_ok "the reader decodes the hostile guest's records; its names are escaped"
+	else sed 's/^/# /' "$LT_TMP/rb-reader.log"; lt_not_ok "the reader decodes the hostile guest's records; its names are escaped"; fi
+	lt_test "tables and pending calls stay within capacity; ring accounting exact" t_fuzz_bounded
+	lt_test "ring flood: exact accounting, the reader reports every loss, the tables stay right" t_flood
+	lt_test "$RB_CYCLES load/unload cycles under storms, VMs created and killed, readers killed and split" t_lifecycle
+	lt_test "storm guests ran through every cycle and agree on every result" t_storms_check
+	lt_test "kernel memory back to its level before the first load" t_memory_back
+	lt_test "no kmemleak report (debug kernel)" t_kmemleak
+	lt_test "L1 kernel log has no WARN/BUG/Oops/lockdep/KASAN splat" lt_check_dmesg
+	echo "1..$LT_TAP_N"
+	lt_tap_summary robustness
+}
