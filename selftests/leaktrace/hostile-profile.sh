@@ -48,17 +48,28 @@ mark() {
 # suspends, so uptime is the monotonic clock), to 10 ms.
 now_ns() { awk '{ printf "%.0f\n", $1 * 1e9 }' /proc/uptime; }
 
-# since_check MARK: 5 s from now, the guest's records of calls that
-# entered the kernel from now on (the caller saw its profile checked
-# already), as a JSON array. They come from the reader that runs for the
-# whole job, from line MARK: a reader started now would first get what the
-# ring kept while nobody read, and a full ring drops the newest records.
+# since_check MARK: the guest's records of calls that entered the kernel
+# from now on (the caller saw its profile checked already), as a JSON
+# array: after 5 s, or longer (up to 60 s) until at least 50 such calls
+# are in, since a loaded host makes the reader lag. They come from the
+# reader that runs for the whole job, from line MARK: a reader started now
+# would first get what the ring kept while nobody read, and a full ring
+# drops the newest records.
 since_check() {
-	local t
+	local t waited=0 out
 	t=$(now_ns)
-	sleep 5
-	tail -n +"$(($1 + 1))" "$EVENTS" | head -n 6000 | lt_jq -s --argjson t "$t" '
-		[.[] | select((.type == "syscall" and .entry_ns > $t) or (.type == "file" and .time_ns > $t))]'
+	while :; do
+		sleep 5
+		waited=$((waited + 5))
+		out=$(tail -n +"$(($1 + 1))" "$EVENTS" | head -n 6000 | lt_jq -s --argjson t "$t" '
+			[.[] | select((.type == "syscall" and .entry_ns > $t) or (.type == "file" and .time_ns > $t))]') ||
+			return 1
+		if [ "$waited" -ge 60 ] ||
+			echo "$out" | lt_jq -e '[.[] | select(.type == "syscall")] | length >= 50' >/dev/null; then
+			break
+		fi
+	done
+	echo "$out"
 }
 
 t_start() {
