@@ -43,21 +43,41 @@
  *     program sleeps SECONDS (default 0) before exiting, so that the host
  *     can read the module's counters while the VM still exists.
  *
- *   lt-bench load [-t SECONDS] [-s SIZE] [-d DIR]
+ *   lt-bench load [-p PORT] [-t SECONDS] [-s SIZE] [-d DIR]
  *
  *     The other VMs' load: read(SIZE) of DIR/load.dat in a loop (lseek to 0
- *     at the end of the 64 KiB file) for SECONDS (default 3600) or until
- *     killed. Prints "load: running" once the loop has started and "load:
- *     N reads in S s" at the end.
+ *     at the end of the 64 KiB file). Controlled by datagrams on UDP PORT
+ *     (default 7000): "go ..." starts the loop, "stop" pauses it (the VM is
+ *     idle until the next "go"), "exit" ends the program. Prints "load:
+ *     waiting", "load: running", "load: stopped after N reads in S s". It
+ *     looks for a datagram every 1024 reads (a non-blocking recvfrom). Gives
+ *     up after SECONDS (default 7200) in all.
+ *
+ *   lt-bench wait [-p PORT]
+ *
+ *     Binds UDP PORT (default 7000), says "bench: waiting" on stderr, and
+ *     prints the first datagram it gets as one line on stdout: how the
+ *     measuring VM's script learns that the host wants a measurement.
+ *
+ *   lt-bench send [-p PORT] [-g GROUP:GPORT] MESSAGE N...
+ *
+ *     Run on the testbed's L1, which is not on the guests' LAN: sends
+ *     MESSAGE to UDP PORT of guest N (10.0.0.N, MAC 52:54:00:12:34:0N) for
+ *     each N, as whole Ethernet frames from 10.0.0.254 into the QEMU
+ *     multicast group that is the LAN (default 230.0.0.1:10001, see
+ *     Documentation/testbed.rst, "Network").
  *
  * Exit status: 0 when every call returned what it should, 1 otherwise, 2
  * on bad usage.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,8 +94,9 @@ static const char *const op_names[OPS] = {
 };
 
 static unsigned long iterations = 20000, warmup = 1000, rounds = 10;
-static unsigned long size = 64, linger;
+static unsigned long size = 64, linger, port = 7000;
 static const char *dir = "/tmp/bench";
+static const char *group = "230.0.0.1:10001";
 
 /* The time stamp counter, not reordered with what comes before it. */
 static inline uint64_t tsc(void)
@@ -212,6 +233,8 @@ static uint64_t rank(const uint64_t *v, unsigned long n, double q)
 	return v[k - 1];
 }
 
+static int usage(void);
+
 static int measure(void)
 {
 	struct target t[OPS];
@@ -310,11 +333,40 @@ static int measure(void)
 	return failed ? 1 : 0;
 }
 
+/* A UDP socket bound to port on every address. */
+static int control_socket(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
+		die("bind");
+	return fd;
+}
+
+/* The next datagram (flags: 0 or MSG_DONTWAIT) into msg, NUL-terminated
+ * and without a trailing newline; 0 if none is waiting. */
+static int control_recv(int fd, char *msg, size_t len, int flags)
+{
+	ssize_t n = recv(fd, msg, len - 1, flags);
+
+	if (n < 0)
+		return 0;
+	msg[n] = 0;
+	msg[strcspn(msg, "\n")] = 0;
+	return 1;
+}
+
 static int load(unsigned long seconds)
 {
 	struct target t = { 0 };
-	uint64_t start = mono_ns(), now = start;
-	unsigned long long reads = 0;
+	uint64_t start = mono_ns(), now = start, t0;
+	unsigned long long reads = 0, total = 0;
+	char msg[128];
+	int fd;
 
 	if (size == 0 || size > SIZE_MAX_BYTES) {
 		say("lt-bench: need 0 < SIZE <= %d", SIZE_MAX_BYTES);
@@ -322,27 +374,141 @@ static int load(unsigned long seconds)
 	}
 	mkdir(dir, 0755);
 	t.fd = make_file("load.dat", O_RDONLY);
-	say("load: running (read of %lu bytes, for up to %lu s)", size, seconds);
-	while (now - start < (uint64_t)seconds * 1000000000u) {
-		(void)one(OP_READ_UNMANAGED, &t);
-		if (++reads % 4096 == 0)
+	fd = control_socket();
+	for (;;) {
+		say("load: waiting");
+		do {
+			if (!control_recv(fd, msg, sizeof(msg), 0))
+				die("recv");
+		} while (strncmp(msg, "go", 2) && strcmp(msg, "exit"));
+		if (!strcmp(msg, "exit"))
+			break;
+		say("load: running (read of %lu bytes)", size);
+		t0 = mono_ns();
+		reads = 0;
+		for (;;) {
+			(void)one(OP_READ_UNMANAGED, &t);
+			if (++reads % 1024)
+				continue;
+			if (control_recv(fd, msg, sizeof(msg), MSG_DONTWAIT) &&
+			    (!strcmp(msg, "stop") || !strcmp(msg, "exit")))
+				break;
 			now = mono_ns();
+			if (now - start >= (uint64_t)seconds * 1000000000u) {
+				strcpy(msg, "exit");
+				break;
+			}
+		}
+		now = mono_ns();
+		total += reads;
+		say("load: stopped after %llu reads in %.1f s, %ld unexpected results", reads,
+		    (double)(now - t0) / 1e9, t.bad);
+		if (!strcmp(msg, "exit"))
+			break;
 	}
-	say("load: %llu reads in %.1f s, %ld unexpected results", reads,
-	    (double)(now - start) / 1e9, t.bad);
+	say("load: exit after %llu reads", total);
 	return t.bad ? 1 : 0;
+}
+
+static int wait_message(void)
+{
+	char msg[128];
+	int fd = control_socket();
+
+	/* On stderr: the script's stdout is what it reads. */
+	dprintf(2, "bench: waiting\n");
+	if (!control_recv(fd, msg, sizeof(msg), 0))
+		die("recv");
+	say("%s", msg);
+	return 0;
+}
+
+static uint16_t ip_checksum(const unsigned char *p, size_t n)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* One Ethernet frame per guest, from 10.0.0.254, into the LAN's group. */
+static int send_message(int argc, char **argv)
+{
+	unsigned char f[14 + 20 + 8 + 128];
+	struct sockaddr_in g = { .sin_family = AF_INET };
+	struct in_addr lo = { .s_addr = htonl(INADDR_LOOPBACK) };
+	const char *msg;
+	char host[64], *colon;
+	size_t len;
+	int fd, i;
+
+	if (argc < 2)
+		return usage();
+	msg = argv[0];
+	len = strlen(msg);
+	if (len > 128)
+		return usage();
+	snprintf(host, sizeof(host), "%s", group);
+	colon = strchr(host, ':');
+	if (!colon)
+		return usage();
+	*colon = 0;
+	g.sin_port = htons((uint16_t)number(colon + 1, "-g"));
+	if (inet_pton(AF_INET, host, &g.sin_addr) != 1)
+		return usage();
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof(lo));
+	for (i = 1; i < argc; i++) {
+		unsigned long n = number(argv[i], "guest");
+		unsigned char *ip = f + 14, *udp = ip + 20;
+		size_t ip_len = 20 + 8 + len;
+
+		if (n < 1 || n > 8)
+			return usage();
+		memset(f, 0, sizeof(f));
+		memcpy(f, (unsigned char[]){ 0x52, 0x54, 0x00, 0x12, 0x34, (unsigned char)n }, 6);
+		memcpy(f + 6, (unsigned char[]){ 0x52, 0x54, 0x00, 0x12, 0x34, 0xfe }, 6);
+		f[12] = 0x08;
+		ip[0] = 0x45;
+		ip[2] = (unsigned char)(ip_len >> 8);
+		ip[3] = (unsigned char)ip_len;
+		ip[8] = 64;
+		ip[9] = 17;
+		memcpy(ip + 12, (unsigned char[]){ 10, 0, 0, 254 }, 4);
+		memcpy(ip + 16, (unsigned char[]){ 10, 0, 0, (unsigned char)n }, 4);
+		ip[10] = (unsigned char)(ip_checksum(ip, 20) >> 8);
+		ip[11] = (unsigned char)ip_checksum(ip, 20);
+		udp[0] = (unsigned char)(port >> 8);
+		udp[1] = (unsigned char)port;
+		udp[2] = (unsigned char)(port >> 8);
+		udp[3] = (unsigned char)port;
+		udp[4] = (unsigned char)((8 + len) >> 8);
+		udp[5] = (unsigned char)(8 + len);
+		/* UDP checksum 0: none (IPv4). */
+		memcpy(udp + 8, msg, len);
+		if (sendto(fd, f, 14 + ip_len, 0, (struct sockaddr *)&g, sizeof(g)) < 0)
+			die("sendto");
+	}
+	return 0;
 }
 
 static int usage(void)
 {
 	say("usage: lt-bench measure [-n ITER] [-w WARMUP] [-r ROUNDS] [-s SIZE] [-d DIR] [-z SECONDS]");
-	say("       lt-bench load [-t SECONDS] [-s SIZE] [-d DIR]");
+	say("       lt-bench load [-p PORT] [-t SECONDS] [-s SIZE] [-d DIR]");
+	say("       lt-bench wait [-p PORT]");
+	say("       lt-bench send [-p PORT] [-g GROUP:PORT] MESSAGE N...");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	unsigned long seconds = 3600;
+	unsigned long seconds = 7200;
 	const char *mode;
 	int c;
 
@@ -350,7 +516,7 @@ int main(int argc, char **argv)
 		return usage();
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "n:w:r:s:d:z:t:")) != -1) {
+	while ((c = getopt(argc, argv, "+n:w:r:s:d:z:t:p:g:")) != -1) {
 		switch (c) {
 		case 'n': iterations = number(optarg, "-n"); break;
 		case 'w': warmup = number(optarg, "-w"); break;
@@ -359,14 +525,20 @@ int main(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'z': linger = number(optarg, "-z"); break;
 		case 't': seconds = number(optarg, "-t"); break;
+		case 'p': port = number(optarg, "-p"); break;
+		case 'g': group = optarg; break;
 		default: return usage();
 		}
 	}
+	if (!strcmp(mode, "send"))
+		return send_message(argc - optind, argv + optind);
 	if (optind != argc)
 		return usage();
 	if (!strcmp(mode, "measure"))
 		return measure();
 	if (!strcmp(mode, "load"))
 		return load(seconds);
+	if (!strcmp(mode, "wait"))
+		return wait_message();
 	return usage();
 }
