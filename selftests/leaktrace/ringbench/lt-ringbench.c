@@ -12,7 +12,7 @@
  * module's counters (IOCTL_GET_INFO) and the sequence numbers read:
  *
  *   alternate   the reader keeps up by construction: emit BURST records
- *               (default 1024, at most a quarter of the ring), read them all,
+ *               (default and at most a quarter of the ring), read them all,
  *               again, RECORDS in all (default 1000000). Must lose nothing.
  *   concurrent  a reader thread in blocking reads of 64 KiB while the main
  *               thread emits bursts back to back: whether a reader keeps up
@@ -381,7 +381,7 @@ static int run_overflow(uint64_t capacity)
 
 int main(int argc, char **argv)
 {
-	uint64_t total = 1000000, burst = 1024, capacity;
+	uint64_t total = 1000000, burst = EMIT_TEST_MAX, capacity;
 	struct info info;
 	int c, fd;
 
