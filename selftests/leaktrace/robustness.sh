@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Robustness suite, CI-sized (make check): run inside the testbed's L1 by
-# `scripts/testbed job`. The hostile guest makes 6000 calls with a fixed
+# `scripts/testbed job`. The hostile guest makes 3000 calls with a fixed
 # seed next to an untraced run of the same seed (about 3 minutes: a
 # traced call costs milliseconds under TCG), forged structures, one ring
 # flood, 10 load/unload cycles under three storm guests, 20000 random
 # ioctls. See robustness-lib.sh for what each test proves;
 # selftests/leaktrace/stress.sh is the full run (make stress).
-RB_FUZZ_CALLS=6000
-RB_FUZZ_CHUNK=2000
+RB_FUZZ_CALLS=3000
+RB_FUZZ_CHUNK=1000
 RB_CYCLES=10
 RB_IOCTLS=20000
 RB_FLOOD_SECONDS=15
