@@ -19,6 +19,7 @@ use crate::abi::LoadedRecord;
 use crate::abi::Pod;
 use crate::abi::RecordHeader;
 use crate::abi::RecordKind;
+use crate::abi::SyscallRecord;
 use crate::abi::TestRecord;
 use crate::abi::ABI_VERSION;
 use crate::abi::EMIT_TEST_MAX;
@@ -129,12 +130,20 @@ impl Hub {
         self.emit_with(|_| record);
     }
 
-    /// Queues a file record, cut to the size its path needs.
+    /// Queues a system call record: bulk, dropped first when the reader
+    /// falls behind (it leaves the ring's reserve to rarer records).
+    pub(crate) fn emit_syscall(&self, mut record: SyscallRecord) {
+        let pushed = self.ring.lock().push_bulk(record.as_bytes_mut());
+        self.pushed(pushed);
+    }
+
+    /// Queues a file record, cut to the size its path needs; bulk, like
+    /// system call records.
     pub(crate) fn emit_file(&self, record: &mut FileRecord) {
         let size = FileRecord::size_for(record.path_len as usize);
         // Cannot truncate: FILE_PATH_MAX-sized records fit RECORD_MAX_SIZE.
         record.header.size = size as u16;
-        let pushed = self.ring.lock().push(&mut record.as_bytes_mut()[..size]);
+        let pushed = self.ring.lock().push_bulk(&mut record.as_bytes_mut()[..size]);
         self.pushed(pushed);
     }
 

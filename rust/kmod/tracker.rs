@@ -472,7 +472,7 @@ impl Tracker {
         if end == SyscallEnd::Returned {
             calls.returned += 1;
         }
-        self.hub.emit(record);
+        self.hub.emit_syscall(record);
     }
 
     /// Ends every pending call of `vm` (tracing stops).

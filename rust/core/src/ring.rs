@@ -9,6 +9,11 @@
 //! without holding its lock and consume only what actually reached the
 //! reader.
 //!
+//! Bulk records (one per system call or file use) may not take the last
+//! [`RecordRing::bulk_reserve`] bytes: when a reader falls behind they are
+//! dropped first, and the rare records that carry conclusions (diffusion,
+//! pressure, VM events, heartbeats) still find room.
+//!
 //! The ring is not synchronised: the kernel wraps it in a spinlock.
 
 use crate::abi::Counters;
@@ -116,16 +121,34 @@ impl<S: DerefMut<Target = [u8]>> RecordRing<S> {
         (position % self.capacity as u64) as usize
     }
 
+    /// Bytes of free space bulk records leave to the others: an eighth of
+    /// the ring, so that a burst of at least a few hundred diffusion
+    /// records fits while the reader catches up.
+    pub fn bulk_reserve(&self) -> usize {
+        self.capacity / 8
+    }
+
     /// Offers a record: stamps its `seq` and queues it, or drops it (and
     /// counts it) if the ring is full.
     pub fn push(&mut self, record: &mut [u8]) -> Result<Pushed, PushError> {
+        self.push_leaving(record, 0)
+    }
+
+    /// Offers a bulk record: like [`Self::push`], but dropped (and counted)
+    /// unless [`Self::bulk_reserve`] bytes stay free after it.
+    pub fn push_bulk(&mut self, record: &mut [u8]) -> Result<Pushed, PushError> {
+        self.push_leaving(record, self.bulk_reserve())
+    }
+
+    /// Queues `record` if `reserve` bytes stay free after it.
+    fn push_leaving(&mut self, record: &mut [u8], reserve: usize) -> Result<Pushed, PushError> {
         let header = RecordHeader::read_from(record).ok_or(PushError::Malformed)?;
         if !header.is_well_formed() || header.size as usize != record.len() {
             return Err(PushError::Malformed);
         }
         let seq = self.counters.produced;
         self.counters.produced += 1;
-        if record.len() > self.capacity - self.used() {
+        if record.len().saturating_add(reserve) > self.capacity - self.used() {
             self.counters.dropped += 1;
             return Ok(Pushed::Dropped(seq));
         }
@@ -306,6 +329,41 @@ mod tests {
         assert_eq!(headers(&out[..batch.bytes])[0].seq, 3);
         let c = ring.counters();
         assert_eq!((c.produced, c.delivered, c.dropped, c.queued), (4, 2, 1, 1));
+        check_accounting(&ring);
+    }
+
+    #[test]
+    fn bulk_records_leave_the_reserve_to_the_others() {
+        // 64 heartbeats' worth: the reserve is 8 of them.
+        let mut ring = RecordRing::new(vec![0u8; 64 * 56]);
+        assert_eq!(ring.bulk_reserve(), 8 * 56);
+        let mut bulk = 0;
+        while let Ok(Pushed::Queued(_)) = ring.push_bulk(heartbeat(bulk).as_bytes_mut()) {
+            bulk += 1;
+        }
+        // The refused bulk record is counted like any drop.
+        assert_eq!(bulk, 56);
+        assert_eq!(ring.counters().dropped, 1);
+        // The reserve still takes the other records, to the last byte.
+        for i in 0..8 {
+            assert!(matches!(
+                ring.push(heartbeat(100 + i).as_bytes_mut()),
+                Ok(Pushed::Queued(_))
+            ));
+        }
+        assert!(matches!(
+            ring.push(heartbeat(200).as_bytes_mut()),
+            Ok(Pushed::Dropped(_))
+        ));
+        check_accounting(&ring);
+        // Once read, bulk records get in again.
+        let mut out = vec![0u8; 64 * 56];
+        let batch = ring.copy_out(&mut out);
+        ring.consume(batch);
+        assert!(matches!(
+            ring.push_bulk(heartbeat(300).as_bytes_mut()),
+            Ok(Pushed::Queued(_))
+        ));
         check_accounting(&ring);
     }
 
