@@ -620,6 +620,12 @@ impl<S: Source> Watch<'_, S> {
         Ok(Some(records))
     }
 
+    /// How long to let records gather after the last read, `since` the
+    /// one before it ([`batch_pause`]).
+    fn pause(&self, since: Duration) -> Duration {
+        batch_pause(self.batch, self.last_read, self.buf.len(), self.info.ring_bytes, since)
+    }
+
     /// After a stop request: prints the records queued right now, without
     /// blocking (at most as many as were queued when it started, so that a
     /// busy producer cannot keep us here).
@@ -643,6 +649,7 @@ impl<S: Source> Watch<'_, S> {
     /// Waits for and prints records until the count, the deadline or a
     /// stop request.
     fn run(&mut self, wait_mask: &libc::sigset_t, deadline: Option<Instant>) -> Result<()> {
+        let mut last_read_at = Instant::now();
         while !self.done() {
             if self.stop.load(Ordering::SeqCst) {
                 return self.drain();
@@ -661,16 +668,14 @@ impl<S: Source> Watch<'_, S> {
             match self.dev.ppoll(events, timeout, wait_mask) {
                 Ok(0) => {}
                 Ok(revents) if revents & events != 0 => {
-                    // A read that did not fill the buffer took what was
-                    // queued: let records gather before the next wake-up.
-                    if self.read_once()?.is_some()
-                        && !self.batch.is_zero()
-                        && self.last_read < self.buf.len() / 2
-                    {
-                        let left = deadline.map_or(self.batch, |d| {
-                            d.saturating_duration_since(Instant::now())
-                        });
-                        std::thread::sleep(self.batch.min(left));
+                    if self.read_once()?.is_some() {
+                        let now = Instant::now();
+                        let pause = self.pause(now.saturating_duration_since(last_read_at));
+                        last_read_at = now;
+                        let left = deadline.map_or(pause, |d| d.saturating_duration_since(now));
+                        if !pause.is_zero() {
+                            std::thread::sleep(pause.min(left));
+                        }
                     }
                 }
                 Ok(revents) => bail!(
@@ -685,6 +690,23 @@ impl<S: Source> Watch<'_, S> {
         }
         Ok(())
     }
+}
+
+/// How long `watch` lets records gather after a read of `read` bytes into
+/// a buffer of `buffer` bytes, `since` the previous read: `batch` after a
+/// read that did not fill half the buffer (it took what was queued), but
+/// never so long that, at the rate just seen, an eighth of a ring of
+/// `ring_bytes` would fill meanwhile; nothing after a large read (more is
+/// waiting).
+fn batch_pause(batch: Duration, read: usize, buffer: usize, ring_bytes: u64, since: Duration) -> Duration {
+    if batch.is_zero() || read >= buffer / 2 {
+        return Duration::ZERO;
+    }
+    let rate = read as f64 / since.as_secs_f64().max(1e-6);
+    if rate <= 0.0 {
+        return batch;
+    }
+    batch.min(Duration::from_secs_f64(ring_bytes as f64 / 8.0 / rate))
 }
 
 /// Whether text goes to a terminal that wants colours: standard output is
@@ -1382,7 +1404,7 @@ mod tests {
         // Records queued after a short read are printed all the same, the
         // next read after the pause.
         let stop = AtomicBool::new(false);
-        let sim = Sim::new(4096, &stop);
+        let sim = Sim::new(1 << 20, &stop);
         sim.push_test(0, 1);
         sim.refills.set(2);
         let args = WatchArgs {
@@ -1400,6 +1422,19 @@ mod tests {
         assert_eq!(lines.len(), 3, "{out}");
         assert_eq!(lines[2]["index"], 99);
         assert!(started.elapsed() >= Duration::from_millis(15), "three reads, three pauses");
+    }
+
+    #[test]
+    fn batch_pause_never_lets_the_ring_fill() {
+        let ms = Duration::from_millis;
+        // A trickle: the whole pause.
+        assert_eq!(batch_pause(ms(10), 200, 65536, 262144, ms(100)), ms(10));
+        // 20 KiB in 1 ms (20 MB/s): an eighth of 256 KiB fills in 1.6 ms.
+        let p = batch_pause(ms(10), 20480, 65536, 262144, ms(1));
+        assert!(p > ms(1) && p < ms(2), "{p:?}");
+        // A large read: more is waiting, no pause; nor with --batch-ms 0.
+        assert_eq!(batch_pause(ms(10), 40000, 65536, 262144, ms(1)), Duration::ZERO);
+        assert_eq!(batch_pause(Duration::ZERO, 200, 65536, 262144, ms(100)), Duration::ZERO);
     }
 
     #[test]
