@@ -114,6 +114,12 @@ unsafe extern "C" fn leaktrace_open(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
+    // The stream shows what every guest does and the ioctls change what is
+    // traced: the node's 0600 mode is not the only gate (a root process
+    // without CAP_SYS_ADMIN, e.g. in a container, stays out).
+    if !shim::capable_admin() {
+        return EPERM.to_errno();
+    }
     // SAFETY: `misc_open()` put our `struct miscdevice` in `private_data`.
     let data = unsafe { shim::leaktrace_chardev_data(file.cast()) };
     // SAFETY: `data` is `Arc::as_ptr()` of the tracker that the registered

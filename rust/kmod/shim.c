@@ -3,6 +3,7 @@
  * leaktrace C shim; see shim.h for why each function exists.
  */
 #include <linux/build_bug.h>
+#include <linux/capability.h>
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
@@ -82,6 +83,11 @@ void leaktrace_snapshot_free_rcu(void *snapshot)
 u64 leaktrace_clock_ns(void)
 {
 	return ktime_get_ns();
+}
+
+bool leaktrace_capable_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
 }
 
 static_assert(sizeof(struct kvm_syscall_trap_regs) == LEAKTRACE_TRAP_REGS_SIZE);

@@ -49,6 +49,9 @@ void leaktrace_snapshot_free_rcu(void *snapshot);
 /* CLOCK_MONOTONIC in nanoseconds (the kernel crate exposes no raw value). */
 u64 leaktrace_clock_ns(void);
 
+/* capable(CAP_SYS_ADMIN): the kernel crate has no capability checks. */
+bool leaktrace_capable_admin(void);
+
 /*
  * KVM's syscall trap (asm/kvm_syscall_trap.h, from patches/). The Rust side
  * calls kvm_syscall_trap_arm/status/read_phys directly; what needs KVM's

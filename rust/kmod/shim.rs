@@ -39,6 +39,9 @@ extern "C" {
     /// See `leaktrace_clock_ns()` in shim.h.
     fn leaktrace_clock_ns() -> u64;
 
+    /// See `leaktrace_capable_admin()` in shim.h.
+    fn leaktrace_capable_admin() -> bool;
+
     /// See `leaktrace_snapshot_alloc()` in shim.h.
     pub(crate) fn leaktrace_snapshot_alloc(bytes: usize) -> *mut c_void;
 
@@ -121,6 +124,14 @@ pub(crate) unsafe fn read_guest_virt(vcpu: *mut c_void, gva: u64, buf: &mut [u8]
         return Err(Error::from_errno(ret));
     }
     Ok(())
+}
+
+/// Whether the current task has `CAP_SYS_ADMIN` in the initial user
+/// namespace (and, with an LSM, is allowed to use it).
+pub(crate) fn capable_admin() -> bool {
+    // SAFETY: `capable()` has no preconditions in process context, where
+    // every file operation runs.
+    unsafe { leaktrace_capable_admin() }
 }
 
 /// `CLOCK_MONOTONIC` now, in nanoseconds.

@@ -278,6 +278,47 @@ fn t_non_root(path: &Path) -> Result<Vec<String>, String> {
     }
 }
 
+/// Opens `path` as root (uid 0, the node's owner) with no capabilities
+/// in a child: the module itself must refuse with EPERM, the node's mode
+/// allowing it.
+fn t_root_without_caps(path: &Path) -> Result<Vec<String>, String> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: the child only makes async-signal-safe calls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // `struct __user_cap_header_struct` and two
+        // `struct __user_cap_data_struct`, all sets empty.
+        let header: [u32; 2] = [0x2008_0522, 0];
+        let data = [0u32; 6];
+        // SAFETY: plain system calls on local buffers; the child ends with
+        // _exit.
+        unsafe {
+            if libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) != 0 {
+                libc::_exit(100);
+            }
+            let fd = libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK);
+            if fd >= 0 {
+                libc::_exit(101);
+            }
+            let errno = *libc::__errno_location();
+            libc::_exit(if errno == libc::EPERM { 0 } else { errno.min(99) });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child forked above.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    match code {
+        0 => Ok(vec!["uid 0 without capabilities, O_RDONLY: EPERM".to_owned()]),
+        100 => Err("capset to no capabilities failed".to_owned()),
+        101 => Err("uid 0 without CAP_SYS_ADMIN opened the device".to_owned()),
+        e => Err(format!("uid 0 without capabilities: errno {e}, expected EPERM")),
+    }
+}
+
 /// A profile that passes `Profile::validate`, to break in one way.
 fn valid_profile() -> Profile {
     let mut p = Profile {
@@ -772,7 +813,7 @@ fn main() -> ExitCode {
         println!("1..0 # SKIP must run as root");
         return ExitCode::from(4);
     }
-    println!("1..5");
+    println!("1..6");
     let mut tap = Tap { n: 0, failed: 0 };
     let report = |tap: &mut Tap, name: &str, r: Result<Vec<String>, String>| match r {
         Ok(diag) => tap.result(true, name, &diag),
@@ -780,6 +821,7 @@ fn main() -> ExitCode {
     };
     report(&mut tap, "the node is a character device, 0600, root:root", t_node(&path));
     report(&mut tap, "a non-root process cannot open the device", t_non_root(&path));
+    report(&mut tap, "root without CAP_SYS_ADMIN cannot open the device", t_root_without_caps(&path));
     let dev = match Device::open(&path, true) {
         Ok(dev) => dev,
         Err(e) => {

@@ -165,7 +165,6 @@ impl Tap {
 }
 
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 fn report(mode: &str, record: usize, records: u64, secs: f64, produce_secs: f64, before: leaktrace_abi::Counters, after: leaktrace_abi::Counters, seen: &Seen) {
     println!(
         "# ring mode={mode} record={record} ring_kib={} records={records} seconds={secs:.4} rate={:.0} produce_rate={:.0} produced={} delivered={} dropped={} gaps={} read={}",
