@@ -3,7 +3,7 @@
 # leaktrace: top-level entry points.
 #
 #   make demo     set up, build, and trace a diffusion scenario across VMs
-#   make check    unit tests, builds, testbed suites: smoke, KVM series, syscalls, tracing (TAP)
+#   make check    unit tests, builds, every testbed suite incl. diffusion, robustness and a bench smoke (TAP)
 #   make bench    multi-VM latency evaluation, writes Documentation/evaluation.md
 #   make stress   robustness suites at full size (hours; Documentation/security.md)
 #
