@@ -439,21 +439,27 @@ t_flood() {
 
 # rb_readers_split: three readers at once, then each record must have gone
 # to exactly one of them.
+rb_pid_gone() { ! lt__alive "$1"; }
+
 rb_readers_split() {
-	local i pids= dup n
+	local i pids= dup n deaf=0
 	for i in 1 2 3; do
 		"$LT_BIN/leaktrace" watch --json >"$LT_TMP/rb-split-$i.jsonl" 2>>"$LT_OUT/reader.err" </dev/null &
 		pids="$pids $!"
 	done
 	sleep 4
 	for i in $pids; do kill -INT "$i" 2>/dev/null; done
-	for i in $pids; do wait "$i" 2>/dev/null || :; done
+	# A reader must stop on SIGINT even while records keep coming.
+	for i in $pids; do
+		lt_wait_for 10 rb_pid_gone "$i" || { echo "reader $i ignored SIGINT for 10 s"; kill -KILL "$i" 2>/dev/null; deaf=1; }
+		wait "$i" 2>/dev/null || :
+	done
 	cat "$LT_TMP"/rb-split-*.jsonl | grep -o '"seq":[0-9]*' | sort >"$LT_TMP/rb-seqs"
 	n=$(wc -l <"$LT_TMP/rb-seqs")
 	dup=$(uniq -d "$LT_TMP/rb-seqs" | wc -l)
 	echo "three readers: $(for i in 1 2 3; do wc -l <"$LT_TMP/rb-split-$i.jsonl"; done | tr '\n' ' ')lines; $n records, $dup seen twice"
 	rm -f "$LT_TMP"/rb-split-*.jsonl "$LT_TMP/rb-seqs"
-	[ "$dup" = 0 ] && [ "$n" -gt 0 ]
+	[ "$dup" = 0 ] && [ "$n" -gt 0 ] && [ "$deaf" = 0 ]
 }
 
 # rb_reader_killed: a reader killed by SIGKILL in the middle of reading,

@@ -402,6 +402,24 @@ pub fn check_abi(path: &Path, info: &Info) -> Result<(), String> {
     ))
 }
 
+/// Sleeps for `duration` with the signal mask replaced by `sigmask`
+/// (`ppoll(2)` on no descriptor): a signal pending or arriving meanwhile
+/// and unblocked in `sigmask` is delivered, and ends the sleep early
+/// (`Interrupted`). A zero `duration` only delivers what is pending.
+///
+/// Needed because a `ppoll` on a descriptor that is already readable
+/// returns without delivering pending signals: a reader that always finds
+/// records waiting would otherwise never see its SIGINT.
+pub fn sleep_unblocked(duration: Duration, sigmask: &libc::sigset_t) -> io::Result<()> {
+    let ts = libc::timespec {
+        tv_sec: duration.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: duration.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: no descriptors (a null array of length 0 is allowed); `ts`
+    // and `sigmask` are valid for the call.
+    check(unsafe { libc::ppoll(core::ptr::null_mut(), 0, &ts, sigmask) }).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

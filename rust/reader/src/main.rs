@@ -673,8 +673,13 @@ impl<S: Source> Watch<'_, S> {
                         let pause = self.pause(now.saturating_duration_since(last_read_at));
                         last_read_at = now;
                         let left = deadline.map_or(pause, |d| d.saturating_duration_since(now));
-                        if !pause.is_zero() {
-                            std::thread::sleep(pause.min(left));
+                        // Also when there is no pause: the next ppoll may
+                        // find records again and deliver no signal.
+                        match device::sleep_unblocked(pause.min(left), wait_mask) {
+                            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
+                                return Err(e).context("waiting between reads")
+                            }
+                            _ => {}
                         }
                     }
                 }
