@@ -767,6 +767,7 @@ impl Tracker {
         fd: i32,
         role: u32,
         call_id: u64,
+        nr: u64,
     ) -> (Object, bool) {
         let mut record = FileRecord {
             vm_id: vm.id,
@@ -801,7 +802,7 @@ impl Tracker {
             self.host
                 .learn([s.local_addr[0], s.local_addr[1], s.local_addr[2], s.local_addr[3]], vm.id);
         }
-        self.note_confidential(vm, secrets, task, &record, &object);
+        self.note_confidential(vm, secrets, task, &record, &object, nr);
         (object, record.path_bytes().starts_with(b"/proc/"))
     }
 
@@ -815,6 +816,7 @@ impl Tracker {
         task: &TaskIdentity,
         record: &FileRecord,
         object: &Object,
+        nr: u64,
     ) {
         let Some(node) = diffusion::file_node(vm.id, object) else {
             return;
@@ -866,6 +868,7 @@ impl Tracker {
             vm_id: vm.id,
             op: op as u32,
             call_id: record.call_id,
+            nr,
             secrets: carried,
             new_secrets: if op == DiffusionOp::Source { matched & !entry.secrets } else { 0 },
             actor: *task,
@@ -969,6 +972,7 @@ impl Tracker {
                                 fd,
                                 u32::from(i),
                                 call_id,
+                                nr,
                             );
                             if let Some(slot) = fds.get_mut(k) {
                                 *slot = object;
@@ -1085,7 +1089,7 @@ impl Tracker {
         match produced {
             FdResult::Returned => {
                 let Ok(fd) = i32::try_from(record.ret) else { return };
-                self.emit_file(vm, &kernel, &mut mem, secrets, task, fd, FILE_ROLE_RETURN, record.call_id);
+                self.emit_file(vm, &kernel, &mut mem, secrets, task, fd, FILE_ROLE_RETURN, record.call_id, record.nr);
             }
             FdResult::Pair(arg) => {
                 // int fds[2] in user memory: the caller's address space is
@@ -1098,8 +1102,8 @@ impl Tracker {
                 }
                 let first = i32::from_le_bytes([pair[0], pair[1], pair[2], pair[3]]);
                 let second = i32::from_le_bytes([pair[4], pair[5], pair[6], pair[7]]);
-                self.emit_file(vm, &kernel, &mut mem, secrets, task, first, FILE_ROLE_PAIR0, record.call_id);
-                self.emit_file(vm, &kernel, &mut mem, secrets, task, second, FILE_ROLE_PAIR1, record.call_id);
+                self.emit_file(vm, &kernel, &mut mem, secrets, task, first, FILE_ROLE_PAIR0, record.call_id, record.nr);
+                self.emit_file(vm, &kernel, &mut mem, secrets, task, second, FILE_ROLE_PAIR1, record.call_id, record.nr);
             }
             FdResult::Nothing => {}
         }
