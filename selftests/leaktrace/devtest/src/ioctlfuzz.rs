@@ -230,6 +230,59 @@ fn t_node(path: &Path) -> Result<Vec<String>, String> {
     }
 }
 
+/// How [`open_in_child`]'s child ended.
+enum ChildOpen {
+    /// `open` failed with the expected errno.
+    Refused,
+    /// `drop_privileges` failed.
+    CannotDrop,
+    /// `open` succeeded.
+    Opened,
+    /// `open` failed with another errno (at most 99), or the child died.
+    Other(i32),
+}
+
+/// Forks a child that runs `drop_privileges` (true on success), then
+/// opens `path` with `flags | O_NONBLOCK` and exits; reports how the open
+/// went against `expected` errno. `drop_privileges` must only make
+/// async-signal-safe calls.
+fn open_in_child(
+    path: &CString,
+    flags: libc::c_int,
+    expected: libc::c_int,
+    drop_privileges: impl FnOnce() -> bool,
+) -> Result<ChildOpen, String> {
+    // SAFETY: the child only makes async-signal-safe calls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: plain system calls; the child ends with _exit.
+        unsafe {
+            if !drop_privileges() {
+                libc::_exit(100);
+            }
+            let fd = libc::open(path.as_ptr(), flags | libc::O_NONBLOCK);
+            if fd >= 0 {
+                libc::_exit(101);
+            }
+            let errno = *libc::__errno_location();
+            libc::_exit(if errno == expected { 0 } else { errno.min(99) });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child forked above.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    Ok(match code {
+        0 => ChildOpen::Refused,
+        100 => ChildOpen::CannotDrop,
+        101 => ChildOpen::Opened,
+        e => ChildOpen::Other(e),
+    })
+}
+
 /// Opens `path` as uid/gid 65534 in a child, in the three modes; each
 /// must fail with EACCES.
 fn t_non_root(path: &Path) -> Result<Vec<String>, String> {
@@ -237,38 +290,20 @@ fn t_non_root(path: &Path) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (name, flags) in [("O_RDONLY", libc::O_RDONLY), ("O_WRONLY", libc::O_WRONLY), ("O_RDWR", libc::O_RDWR)] {
-        // SAFETY: the child only makes async-signal-safe calls and exits.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(format!("fork: {}", io::Error::last_os_error()));
-        }
-        if pid == 0 {
-            // SAFETY: plain system calls; the child ends with _exit.
+        let drop_to_nobody = || {
+            let none: [libc::gid_t; 0] = [];
+            // SAFETY: plain system calls on a local (empty) array.
             unsafe {
-                let none: [libc::gid_t; 0] = [];
-                if libc::setgroups(0, none.as_ptr()) != 0
-                    || libc::setresgid(65534, 65534, 65534) != 0
-                    || libc::setresuid(65534, 65534, 65534) != 0
-                {
-                    libc::_exit(100);
-                }
-                let fd = libc::open(c_path.as_ptr(), flags | libc::O_NONBLOCK);
-                if fd >= 0 {
-                    libc::_exit(101);
-                }
-                let errno = *libc::__errno_location();
-                libc::_exit(if errno == libc::EACCES { 0 } else { errno.min(99) });
+                libc::setgroups(0, none.as_ptr()) == 0
+                    && libc::setresgid(65534, 65534, 65534) == 0
+                    && libc::setresuid(65534, 65534, 65534) == 0
             }
-        }
-        let mut status = 0;
-        // SAFETY: waiting for the child forked above.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-        match code {
-            0 => out.push(format!("uid 65534, {name}: EACCES")),
-            100 => problems.push("cannot drop to uid 65534".to_owned()),
-            101 => problems.push(format!("uid 65534 opened the device {name}")),
-            e => problems.push(format!("uid 65534, {name}: errno {e}, expected EACCES")),
+        };
+        match open_in_child(&c_path, flags, libc::EACCES, drop_to_nobody)? {
+            ChildOpen::Refused => out.push(format!("uid 65534, {name}: EACCES")),
+            ChildOpen::CannotDrop => problems.push("cannot drop to uid 65534".to_owned()),
+            ChildOpen::Opened => problems.push(format!("uid 65534 opened the device {name}")),
+            ChildOpen::Other(e) => problems.push(format!("uid 65534, {name}: errno {e}, expected EACCES")),
         }
     }
     if problems.is_empty() {
@@ -283,39 +318,19 @@ fn t_non_root(path: &Path) -> Result<Vec<String>, String> {
 /// allowing it.
 fn t_root_without_caps(path: &Path) -> Result<Vec<String>, String> {
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
-    // SAFETY: the child only makes async-signal-safe calls and exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", io::Error::last_os_error()));
-    }
-    if pid == 0 {
+    let drop_all_capabilities = || {
         // `struct __user_cap_header_struct` and two
         // `struct __user_cap_data_struct`, all sets empty.
         let header: [u32; 2] = [0x2008_0522, 0];
         let data = [0u32; 6];
-        // SAFETY: plain system calls on local buffers; the child ends with
-        // _exit.
-        unsafe {
-            if libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) != 0 {
-                libc::_exit(100);
-            }
-            let fd = libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK);
-            if fd >= 0 {
-                libc::_exit(101);
-            }
-            let errno = *libc::__errno_location();
-            libc::_exit(if errno == libc::EPERM { 0 } else { errno.min(99) });
-        }
-    }
-    let mut status = 0;
-    // SAFETY: waiting for the child forked above.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    match code {
-        0 => Ok(vec!["uid 0 without capabilities, O_RDONLY: EPERM".to_owned()]),
-        100 => Err("capset to no capabilities failed".to_owned()),
-        101 => Err("uid 0 without CAP_SYS_ADMIN opened the device".to_owned()),
-        e => Err(format!("uid 0 without capabilities: errno {e}, expected EPERM")),
+        // SAFETY: capset on local buffers of the sizes it reads.
+        unsafe { libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) == 0 }
+    };
+    match open_in_child(&c_path, libc::O_RDONLY, libc::EPERM, drop_all_capabilities)? {
+        ChildOpen::Refused => Ok(vec!["uid 0 without capabilities, O_RDONLY: EPERM".to_owned()]),
+        ChildOpen::CannotDrop => Err("capset to no capabilities failed".to_owned()),
+        ChildOpen::Opened => Err("uid 0 without CAP_SYS_ADMIN opened the device".to_owned()),
+        ChildOpen::Other(e) => Err(format!("uid 0 without capabilities: errno {e}, expected EPERM")),
     }
 }
 
