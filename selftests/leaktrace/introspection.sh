@@ -48,6 +48,12 @@ cargo build --quiet --locked --target-dir "$root/build/cargo-host" \
 	--manifest-path "$root/Cargo.toml" -p lt-syscheck --bin ident-check 2>&1 | sed 's/^/# /'
 [ "${PIPESTATUS[0]}" = 0 ] || bail "cannot build ident-check"
 
+# lt-ident's 300 traced children make vm2 (Debian's kernel) run about
+# 240 s on this emulated CPU: the runner's default 300 s per guest left
+# too little margin (a CI run timed out vm2), so this suite allows 900 s
+# unless the caller chose a limit.
+export LEAKTRACE_VM_TIMEOUT=${LEAKTRACE_VM_TIMEOUT:-900}
+
 # The runner's own output becomes diagnostics: only the checker speaks TAP.
 "$root/scripts/testbed" scenario "$scenario" 2>&1 | sed -u 's/^/# /'
 rc=${PIPESTATUS[0]}
