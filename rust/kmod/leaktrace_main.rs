@@ -63,6 +63,10 @@ module! {
             default: 60000,
             description: "End a call not returned after this many ms; 0: never (0..=3600000)",
         },
+        test_trap_hold_us: u32 {
+            default: 0,
+            description: "Testing only: hold each traced SYSCALL this many us in the module, to force lifecycle races (0..=100000)",
+        },
     },
 }
 
@@ -74,6 +78,8 @@ const HEARTBEAT_MS_RANGE: core::ops::RangeInclusive<u32> = 10..=60000;
 const PENDING_MAX_RANGE: core::ops::RangeInclusive<u32> = 1..=65536;
 /// Bounds of the `pending_timeout_ms` parameter.
 const PENDING_TIMEOUT_MS_RANGE: core::ops::RangeInclusive<u32> = 0..=3_600_000;
+/// Bounds of the `test_trap_hold_us` parameter.
+const TEST_TRAP_HOLD_US_RANGE: core::ops::RangeInclusive<u32> = 0..=100_000;
 
 /// Checks that module parameter `name` lies in `range`, and says so if not.
 fn check_param(name: &str, value: u32, range: &core::ops::RangeInclusive<u32>) -> Result {
@@ -109,6 +115,7 @@ impl kernel::Module for LeakTrace {
         let heartbeat_ms = module_parameters::heartbeat_ms.value();
         let pending_max = module_parameters::pending_max.value();
         let pending_timeout_ms = module_parameters::pending_timeout_ms.value();
+        let trap_hold_us = module_parameters::test_trap_hold_us.value();
         check_param("ring_kib", ring_kib, &RING_KIB_RANGE)?;
         check_param("heartbeat_ms", heartbeat_ms, &HEARTBEAT_MS_RANGE)?;
         check_param("pending_max", pending_max, &PENDING_MAX_RANGE)?;
@@ -117,11 +124,23 @@ impl kernel::Module for LeakTrace {
             pending_timeout_ms,
             &PENDING_TIMEOUT_MS_RANGE,
         )?;
+        check_param("test_trap_hold_us", trap_hold_us, &TEST_TRAP_HOLD_US_RANGE)?;
+        if trap_hold_us != 0 {
+            pr_warn!(
+                "test_trap_hold_us={}: every traced SYSCALL sleeps that long in the module (a test knob)\n",
+                trap_hold_us
+            );
+        }
 
         let hub = hub::Hub::new(ring_kib as usize * 1024, heartbeat_ms)?;
         hub.emit_loaded();
         let heartbeat = hub.clone().start(hub.heartbeat_period());
-        let tracker = tracker::Tracker::new(hub.clone(), pending_max as usize, pending_timeout_ms)?;
+        let tracker = tracker::Tracker::new(
+            hub.clone(),
+            pending_max as usize,
+            pending_timeout_ms,
+            trap_hold_us,
+        )?;
         let kvm_client = tracker::KvmClient::register(tracker.clone()).inspect_err(|e| {
             pr_err!("cannot become KVM's syscall-trap client: {:?}\n", e);
         })?;

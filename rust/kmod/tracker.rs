@@ -104,6 +104,8 @@ use kernel::sync::atomic::Atomic;
 use kernel::sync::Arc;
 use kernel::sync::Mutex;
 use kernel::sync::SpinLock;
+use kernel::time::delay::fsleep;
+use kernel::time::Delta;
 use kernel::uaccess::UserPtr;
 use kernel::uaccess::UserSlice;
 
@@ -247,6 +249,10 @@ pub(crate) struct Vm {
     resolved: Atomic<u64>,
     /// Tasks and files that could not be.
     unresolved: Atomic<u64>,
+    /// Its trapped calls inside [`Tracker::hold_trap`] now (test knob).
+    held: Atomic<u32>,
+    /// When its last held call left the module (ns; test knob).
+    last_release_ns: Atomic<u64>,
     #[pin]
     state: SpinLock<VmState>,
     /// What carries secrets in the VM.
@@ -367,7 +373,13 @@ pub(crate) struct Tracker {
     host: HostTables,
     pending_max: usize,
     pending_timeout_ns: u64,
+    /// `test_trap_hold_us`: how long a traced call sleeps in the module
+    /// (0: it does not), to force lifecycle races in tests.
+    trap_hold_us: u32,
 }
+
+/// Trapped calls of all VMs inside [`Tracker::hold_trap`] now.
+static HELD_TRAPS: Atomic<u32> = Atomic::new(0);
 
 /// The registered tracker, for KVM's callbacks (which carry no context).
 ///
@@ -411,6 +423,7 @@ impl Tracker {
         hub: Arc<Hub>,
         pending_max: usize,
         pending_timeout_ms: u32,
+        trap_hold_us: u32,
     ) -> Result<Arc<Self>> {
         Arc::pin_init(
             try_pin_init!(Self {
@@ -434,6 +447,7 @@ impl Tracker {
                 host <- HostTables::new(),
                 pending_max,
                 pending_timeout_ns: u64::from(pending_timeout_ms) * 1_000_000,
+                trap_hold_us,
             }? Error),
             GFP_KERNEL,
         )
@@ -556,6 +570,8 @@ impl Tracker {
                     traps: Atomic::new(0),
                     resolved: Atomic::new(0),
                     unresolved: Atomic::new(0),
+                    held: Atomic::new(0),
+                    last_release_ns: Atomic::new(0),
                     state <- new_spinlock!(
                         VmState {
                             identity: Identity::Unknown { attempts: 0 },
@@ -618,6 +634,7 @@ impl Tracker {
         }
         drop(reg);
         if let Ok(vm) = vm {
+            self.check_destroyed(&vm);
             let mut st = vm.state.lock();
             if st.traced {
                 self.drain_pending(&mut st);
@@ -944,6 +961,9 @@ impl Tracker {
         let binding = st.binding;
         let secrets = st.secrets.clone();
         drop(st);
+        if self.trap_hold_us != 0 {
+            self.hold_trap(&vm);
+        }
 
         // What the guest kernel runs: the low half of RAX.
         let nr = fdcalls::effective_nr(regs.rax);
@@ -1556,6 +1576,44 @@ impl Tracker {
         write_reply(arg, &request)
     }
 
+    /// Test knob `test_trap_hold_us`: the vCPU sleeps here, in the middle
+    /// of a traced call, holding its VM, profile and secrets, so that a
+    /// test can destroy VMs and unload the module while traps are surely
+    /// in flight. Callbacks may sleep (KVM's contract).
+    fn hold_trap(&self, vm: &Vm) {
+        HELD_TRAPS.fetch_add(1, ordering::Relaxed);
+        vm.held.fetch_add(1, ordering::Relaxed);
+        fsleep(Delta::from_micros(i64::from(self.trap_hold_us)));
+        vm.last_release_ns.store(shim::clock_ns(), ordering::Relaxed);
+        vm.held.fetch_sub(1, ordering::Relaxed);
+        HELD_TRAPS.fetch_sub(1, ordering::Relaxed);
+    }
+
+    /// KVM destroys a VM only once none of its vCPUs runs, so none of its
+    /// calls can be held here; with the test knob on, say what overlapped.
+    fn check_destroyed(&self, vm: &Vm) {
+        let held = vm.held.load(ordering::Relaxed);
+        if held != 0 {
+            pr_err!(
+                "VM {} destroyed with {} of its trapped calls still in the module\n",
+                vm.id,
+                held
+            );
+        } else if self.trap_hold_us != 0 {
+            let last = vm.last_release_ns.load(ordering::Relaxed);
+            let since_us = match last {
+                0 => -1,
+                _ => (shim::clock_ns().saturating_sub(last) / 1000) as i64,
+            };
+            pr_info!(
+                "held traps: VM {} destroyed {} us after its last held call left; {} calls of other VMs held\n",
+                vm.id,
+                since_us,
+                HELD_TRAPS.load(ordering::Relaxed)
+            );
+        }
+    }
+
     /// After KVM stopped calling us: end what is pending, report the VMs
     /// as no longer traced.
     fn shut_down(&self) {
@@ -1647,9 +1705,17 @@ impl KvmClient {
 
 impl Drop for KvmClient {
     fn drop(&mut self) {
+        let held = HELD_TRAPS.load(ordering::Relaxed);
         // SAFETY: registered (type invariant). Returns once every VM is
         // disarmed and no callback runs.
         unsafe { shim::leaktrace_trap_unregister() };
+        // No callback runs any more: nothing may be held.
+        let after = HELD_TRAPS.load(ordering::Relaxed);
+        if after != 0 {
+            pr_err!("{} trapped calls still in the module after unregistration\n", after);
+        } else if self.tracker.trap_hold_us != 0 {
+            pr_info!("held traps: unregistered from KVM with {} calls held\n", held);
+        }
         TRACKER.store(core::ptr::null_mut(), ordering::Release);
         self.tracker.shut_down();
     }

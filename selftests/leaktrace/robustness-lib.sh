@@ -33,6 +33,11 @@
 #      while traced, a VM killed (SIGKILL to its QEMU) while it traps, a
 #      reader killed mid-read and reconnecting, and several readers at
 #      once (each record to exactly one of them).
+#   4a. Races forced: with test_trap_hold_us every traced call sleeps in
+#      the module, so VMs are killed and the module unloaded while calls
+#      are surely in flight (the module counts them and checks that KVM
+#      neither destroys a VM with calls inside nor returns from
+#      unregistration before they left).
 #   5. L1's kernel log: no splat; with a KMEMLEAK kernel (the debug
 #      variant), no leak after the last unload.
 
@@ -42,6 +47,8 @@
 : "${RB_IOCTLS:=20000}"
 : "${RB_CYCLES:=10}"
 : "${RB_STORM_CALLS:=500}"
+# How long each traced call sleeps in the module while races are forced.
+: "${RB_HOLD_US:=5000}"
 # The ring while the hostile guest runs: large, so that the reader keeps
 # nearly everything (losses are counted either way).
 : "${RB_FUZZ_RING_KIB:=16384}"
@@ -79,7 +86,7 @@ rb_scenarios() {
 	# Storm guests: lt-fuzz runs of a few thousand calls, seed after seed,
 	# until the host stops them; a run that fails ends the script (and
 	# the guest) at once, which the host sees.
-	for n in 1 2 3 4; do
+	for n in 1 2 3 4 7; do
 		cat >"$RB_STORM/vm$n.sh" <<-EOF
 		seed=1
 		while :; do
@@ -551,6 +558,54 @@ t_lifecycle() {
 	return $ok
 }
 
+# Races forced, not left to chance: loaded with test_trap_hold_us, the
+# module sleeps RB_HOLD_US in every traced SYSCALL, so the storm guests'
+# vCPUs spend most of their time inside it. Each cycle kills a traced
+# storm guest (vm7, SIGKILL to its QEMU) and unloads the module while
+# calls of the other guests are held. The module's "held traps" lines
+# say what overlapped; its "still in the module" errors would mean KVM
+# destroyed a VM with a call inside or returned from unregistration too
+# early. The races must have happened: at least one unload found calls
+# held, at least one VM was destroyed while other VMs' calls were held.
+t_races() {
+	local c ok=0 p s i log n k forced=0 crossed=0 cycles=3
+	for c in $(seq 1 $cycles); do
+		echo "leaktrace-test: races cycle $c" >/dev/kmsg
+		lt_start_vm 7 "$(rb_uuid 17)" "$RB_STORM" || { ok=1; continue; }
+		lt_load_module test_trap_hold_us="$RB_HOLD_US" || { echo "cycle $c: load failed"; return 1; }
+		lt_lt trace --all >/dev/null || { echo "cycle $c: trace --all failed"; ok=1; }
+		i=0
+		until s=$(rb_vm_traced_syscalls "$(rb_uuid 17)") && [ "$s" -gt 50 ] || [ $i -ge 60 ]; do
+			sleep 2
+			i=$((i + 1))
+		done
+		if ! [ "${s:-0}" -gt 50 ] 2>/dev/null; then
+			echo "cycle $c: vm7 made no 50 traced calls in 120 s (${s:-none})"
+			ok=1
+		fi
+		p=$(rb_qemu_pid 7) && kill -KILL "$p"
+		rb_reap_killed 7
+		lt_wait_for 30 rb_vm_gone "$(rb_uuid 17)" || { echo "cycle $c: the killed vm7 is still listed"; ok=1; }
+		lt_unload_module || { echo "cycle $c: unload failed"; return 1; }
+		log=$(dmesg | sed -n "/leaktrace-test: races cycle $c\$/,\$p")
+		echo "cycle $c: vm7 killed after ${s:-?} traced calls"
+		printf '%s\n' "$log" | grep -E 'held traps:|still in the module' | sed 's/^/  /'
+		if printf '%s\n' "$log" | grep -q 'still in the module'; then
+			echo "cycle $c: a call was still in the module (see above)"
+			ok=1
+		fi
+		n=$(printf '%s\n' "$log" | sed -n 's/.*unregistered from KVM with \([0-9]*\) calls held.*/\1/p' | tail -n 1)
+		[ -n "$n" ] || { echo "cycle $c: no unregistration line from the module"; ok=1; }
+		[ "${n:-0}" -gt 0 ] && forced=$((forced + 1))
+		k=$(printf '%s\n' "$log" | sed -n 's/.*us after its last held call left; \([0-9]*\) calls of other VMs held.*/\1/p' | tail -n 1)
+		[ "${k:-0}" -gt 0 ] && crossed=$((crossed + 1))
+	done
+	echo "$forced of $cycles unloads found calls held in the module; $crossed of $cycles VM kills came while other VMs' calls were held"
+	[ $forced -ge 1 ] || { echo "no unload raced a held call: nothing was forced"; ok=1; }
+	[ $crossed -ge 1 ] || { echo "no VM destruction raced other VMs' held calls: nothing was forced"; ok=1; }
+	return $ok
+}
+
 # rb_storm_progress: "N RUNS" per storm guest (STORM lines so far).
 rb_storm_progress() {
 	local n
@@ -640,6 +695,7 @@ rb_run() {
 	lt_test "tables and pending calls stay within capacity; ring accounting exact" t_fuzz_bounded
 	lt_test "ring flood: exact accounting, the reader reports every loss, the tables stay right" t_flood
 	lt_test "$RB_CYCLES load/unload cycles under storms, VMs created and killed, readers killed and split" t_lifecycle
+	lt_test "races forced (test_trap_hold_us=$RB_HOLD_US): VMs killed and the module unloaded while calls are held inside it" t_races
 	lt_test "storm guests ran through every cycle and agree on every result" t_storms_check
 	lt_test "kernel memory back to its level before the first load" t_memory_back
 	if rb_have_kmemleak; then
