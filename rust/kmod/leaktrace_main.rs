@@ -27,6 +27,8 @@ pub mod pending;
 pub mod ring;
 #[path = "../core/src/smbios.rs"]
 pub mod smbios;
+#[path = "../core/src/snapshot.rs"]
+pub mod snapshot;
 
 mod device;
 mod hub;

@@ -19,6 +19,9 @@
 use crate::abi::Node;
 use crate::abi::TableKind;
 use crate::shim;
+use crate::snapshot;
+pub(crate) use crate::snapshot::Entry;
+use crate::snapshot::Plan;
 use core::mem::size_of;
 use kernel::ffi::c_void;
 use kernel::new_mutex;
@@ -28,22 +31,6 @@ use kernel::sync::atomic::Atomic;
 use kernel::sync::rcu;
 use kernel::sync::Mutex;
 use kernel::sync::MutexGuard;
-
-/// One node and what it carries.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Entry {
-    /// The node (the sort key).
-    pub(crate) node: Node,
-    /// Its secrets; never 0 in a table.
-    pub(crate) secrets: u64,
-    /// Hash of the name it was last seen under (files), to notice renames.
-    pub(crate) name_hash: u64,
-    /// Insertion order: the smallest is evicted first.
-    pub(crate) born: u64,
-}
-
-const _: () = assert!(size_of::<Entry>() == 64);
 
 /// The start of a snapshot; `len` entries follow.
 #[repr(C)]
@@ -157,10 +144,7 @@ impl NodeTable {
         // SAFETY: we are in an RCU read-side critical section: a snapshot
         // we loaded is freed only after it ends (`kvfree_rcu` on unpublish).
         let entries = unsafe { entries(header) };
-        entries
-            .binary_search_by(|e| e.node.cmp(node))
-            .ok()
-            .map(|i| entries[i])
+        snapshot::find(entries, node).copied()
     }
 
     /// Locks the table for writing.
@@ -233,11 +217,7 @@ impl TableWriter<'_> {
 
     /// The entry of `node`, if any.
     pub(crate) fn get(&self, node: &Node) -> Option<Entry> {
-        let entries = self.entries();
-        entries
-            .binary_search_by(|e| e.node.cmp(node))
-            .ok()
-            .map(|i| entries[i])
+        snapshot::find(self.entries(), node).copied()
     }
 
     /// Publishes `entries` (sorted) as the table; frees the old snapshot
@@ -263,79 +243,21 @@ impl TableWriter<'_> {
         // SAFETY: we hold the writer lock, so only our own `publish` below
         // replaces this snapshot, and it finishes reading it first.
         let current = unsafe { entries(table.published.load(ordering::Acquire)) };
-        let found = current.binary_search_by(|e| e.node.cmp(node));
-        let mut written = Written::default();
-        match (found, secrets) {
-            (Err(_), 0) => return Ok(written),
-            (Ok(i), 0) => {
-                let (before, after) = (&current[..i], &current[i + 1..]);
-                let rest = Iterator::chain(before.iter(), after.iter()).copied();
-                let len = current.len() - 1;
-                Self::publish(table, Exact(rest, len)).ok_or(ENOMEM)?;
-            }
-            (Ok(i), secrets) => {
-                let mut entry = current[i];
-                entry.secrets = secrets;
-                if let Some(hash) = name_hash {
-                    entry.name_hash = hash;
-                }
-                let all = current
-                    .iter()
-                    .enumerate()
-                    .map(|(j, e)| if j == i { entry } else { *e });
-                let len = current.len();
-                Self::publish(table, Exact(all, len)).ok_or(ENOMEM)?;
-            }
-            (Err(i), secrets) => {
-                let born = *self.born;
-                *self.born += 1;
-                let entry = Entry {
-                    node: *node,
-                    secrets,
-                    name_hash: name_hash.unwrap_or(0),
-                    born,
-                };
-                // Full: forget the oldest entry.
-                let victim = if current.len() >= self.table.capacity {
-                    current
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, e)| e.born)
-                        .map(|(j, _)| j)
-                } else {
-                    None
-                };
-                written.evicted = victim.map(|j| current[j]);
-                let (before, after) = (&current[..i], &current[i..]);
-                let with_new = Iterator::chain(before.iter().copied(), core::iter::once(entry));
-                let all = Iterator::chain(with_new, after.iter().copied())
-                    .filter(|e| victim.is_none_or(|j| e.born != current[j].born || e.node != current[j].node));
-                let len = current.len() + 1 - usize::from(victim.is_some());
-                Self::publish(table, Exact(all, len)).ok_or(ENOMEM)?;
-                if written.evicted.is_some() {
-                    self.table.evictions.fetch_add(1, ordering::Relaxed);
-                }
-            }
+        let plan = snapshot::plan_set(current, node, secrets, name_hash, *self.born, table.capacity);
+        if plan == Plan::Unchanged {
+            return Ok(Written::default());
+        }
+        // A failed insertion still uses its number up: numbers only order.
+        if plan.takes_born() {
+            *self.born += 1;
+        }
+        let written = Written {
+            evicted: plan.evicted(current),
+        };
+        Self::publish(table, plan.apply(current)).ok_or(ENOMEM)?;
+        if written.evicted.is_some() {
+            table.evictions.fetch_add(1, ordering::Relaxed);
         }
         Ok(written)
     }
 }
-
-/// An iterator with a known length (the filters above keep exactly that).
-struct Exact<I>(I, usize);
-
-impl<I: Iterator<Item = Entry>> Iterator for Exact<I> {
-    type Item = Entry;
-
-    fn next(&mut self) -> Option<Entry> {
-        let next = self.0.next()?;
-        self.1 = self.1.saturating_sub(1);
-        Some(next)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.1, Some(self.1))
-    }
-}
-
-impl<I: Iterator<Item = Entry>> ExactSizeIterator for Exact<I> {}

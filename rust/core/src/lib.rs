@@ -22,3 +22,4 @@ pub mod introspect;
 pub mod pending;
 pub mod ring;
 pub mod smbios;
+pub mod snapshot;
