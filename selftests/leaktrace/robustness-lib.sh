@@ -22,6 +22,9 @@
 #      records add up to dropped, and the propagation tables are still
 #      right: diffusion that depends on state whose records were dropped
 #      is reported.
+#   3a. Full tables: a guest makes more files confidential than the
+#      objects table holds; the oldest entries are forgotten in order,
+#      each reported, the counts exact, the newest still followed.
 #   2a. Forged guest structures: a profile whose task_files is task_comm
 #      lets lt-forge (selftests/leaktrace/guest/lt-forge.c) point the
 #      module at structures it builds in its own memory: every record is
@@ -53,6 +56,9 @@
 # nearly everything (losses are counted either way).
 : "${RB_FUZZ_RING_KIB:=16384}"
 : "${RB_FLOOD_SECONDS:=15}"
+# Files the full-table guest makes confidential: more than the objects
+# table's 4096 entries (rust/kmod/propagation.rs, OBJECTS_MAX).
+: "${RB_FULL_FILES:=4400}"
 : "${RB_VM_TIMEOUT:=900}"
 : "${RB_SAMPLE_SECONDS:=5}"
 # Growth of SUnreclaim + VmallocUsed (kB) allowed between before the first
@@ -63,6 +69,7 @@ RB_FUZZ=$LT_JOBDIR/rb-fuzz
 RB_STORM=$LT_JOBDIR/rb-storm
 RB_FLOOD=$LT_JOBDIR/rb-flood
 RB_CHURN=$LT_JOBDIR/rb-churn
+RB_FULL=$LT_JOBDIR/rb-full
 RB_EVENTS=$LT_TMP/rb-events.jsonl
 RB_MEM=$LT_OUT/memory.txt
 RB_PROFILE=$LT_JOBDIR/profiles/testbed.json
@@ -76,7 +83,7 @@ LT_L2_NET=0
 
 rb_scenarios() {
 	local n
-	mkdir -p "$RB_FUZZ" "$RB_STORM" "$RB_FLOOD/files" "$RB_CHURN"
+	mkdir -p "$RB_FUZZ" "$RB_STORM" "$RB_FLOOD/files" "$RB_CHURN" "$RB_FULL"
 	for n in 1 2; do
 		cat >"$RB_FUZZ/vm$n.sh" <<-EOF
 		# The hostile guest: the same seed in both guests.
@@ -101,6 +108,22 @@ rb_scenarios() {
 	for n in 5 6; do
 		echo 'echo "churn vm$LT_VM up"' >"$RB_CHURN/vm$n.sh"
 	done
+	# The full-table guest (see t_tables_full): one shell reads the
+	# secret and writes it to RB_FULL_FILES new files, then an innocent
+	# cat copies the newest one.
+	cat >"$RB_FULL/vm8.sh" <<-EOF
+	mkdir -p /tmp/rb-full
+	echo "confidential \$\$" >/tmp/rb-full/secret
+	read line </tmp/rb-full/secret
+	i=0
+	while [ \$i -lt $RB_FULL_FILES ]; do
+		echo "\$line" >/tmp/rb-full/c\$i
+		i=\$((i + 1))
+	done
+	cat /tmp/rb-full/c$((RB_FULL_FILES - 1)) >/tmp/rb-full/after
+	echo FULL-DONE
+	sleep 20
+	EOF
 	# The flood guest (see t_flood).
 	echo "confidential $RANDOM" >"$RB_FLOOD/files/secret.txt"
 	cat >"$RB_FLOOD/vm1.sh" <<-EOF
@@ -442,14 +465,74 @@ t_flood() {
 	return $ok
 }
 
+# Full tables, on purpose: the guest's shell makes RB_FULL_FILES files
+# confidential, more than the objects table holds. A full table forgets
+# its oldest entry (Documentation/diffusion.rst): the entries forgotten
+# must be exactly the first ones that entered it, in order, each told by
+# a pressure record whose running count ends at the module's own count;
+# the table never holds more than its capacity, and what it still holds
+# is still followed (the newest copy's copy is reported).
+t_tables_full() {
+	local ok=0 i uuid vms ev n last
+	uuid=$(rb_uuid 8)
+	lt_unload_module || return 1
+	lt_load_module ring_kib=16384 || return 1
+	lt_lt trace "$uuid" >/dev/null && lt_lt profile load --vm "$uuid" "$RB_PROFILE" >/dev/null &&
+		lt_lt secret add --vm all '/tmp/rb-full/secret' >/dev/null || return 1
+	lt_reader_start "$LT_OUT/full-events.jsonl" || return 1
+	lt_start_vm 8 "$uuid" "$RB_FULL" || return 1
+	i=0
+	until grep -q '^FULL-DONE' "$(lt_vm_log 8)" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 900 ] || { echo "the full-table guest never finished"; lt_kill_vms; lt_reader_stop; return 1; }
+		sleep 1
+	done
+	# The VM's tables as the module counts them, before the VM goes.
+	vms=$(lt_lt vms --json | lt_jq -c --arg u "$uuid" '[.vms[] | select(.uuid == $u)][0] | {table_entries, table_capacity, table_evictions}')
+	echo "vm8's tables: $vms"
+	rb_wait_vm 8 120 || ok=1
+	sleep 2
+	lt_reader_stop || ok=1
+	rb_identity || ok=1
+	[ "$(rb_counters | cut -d' ' -f3)" = 0 ] || { echo "the ring dropped records: the exact checks below cannot hold"; ok=1; }
+	ev=$LT_OUT/full-events.jsonl
+	# Every object the VM's diffusion put in a table, in order of entry;
+	# the objects its pressure records forgot, in order.
+	lt_jq -r 'select(.type == "diffusion" and (.target.kind | IN("process", "flow", "remote", "none") | not)) | .target.key' "$ev" |
+		awk '!seen[$0]++' >"$LT_TMP/rb-full-entered"
+	lt_jq -r 'select(.type == "pressure" and .table == "objects") | .node.key' "$ev" >"$LT_TMP/rb-full-evicted"
+	n=$(wc -l <"$LT_TMP/rb-full-evicted")
+	echo "$(wc -l <"$LT_TMP/rb-full-entered") objects entered the table, $n pressure records for it"
+	lt_jq -c 'select(.type == "pressure")' "$ev" | head -n 2 | sed 's/^/  /'
+	[ "$n" -gt 0 ] || { echo "no pressure record: the table never filled"; ok=1; }
+	if ! head -n "$n" "$LT_TMP/rb-full-entered" | cmp -s - "$LT_TMP/rb-full-evicted"; then
+		echo "the forgotten entries are not the oldest, in order:"
+		head -n "$n" "$LT_TMP/rb-full-entered" | diff - "$LT_TMP/rb-full-evicted" | head -n 10
+		ok=1
+	fi
+	last=$(lt_jq -s '[.[] | select(.type == "pressure" and .table == "objects") | .evictions] | last // 0' "$ev")
+	[ "$last" = "$n" ] || { echo "the last pressure record counts $last evictions, $n were reported"; ok=1; }
+	lt_jq -e --argjson n "$n" '.table_evictions == $n and .table_entries <= .table_capacity' <<<"$vms" >/dev/null ||
+		{ echo "the module's counts disagree: $vms, $n evictions reported"; ok=1; }
+	if lt_jq -e -s 'any(.[]; .type == "diffusion" and .target.name == "/tmp/rb-full/after" and (.secrets | index(0)) != null)' "$ev" >/dev/null; then
+		echo "the copy of the newest file is reported, with secret 0"
+	else
+		echo "no diffusion to /tmp/rb-full/after: the full table lost its newest entries"
+		ok=1
+	fi
+	rm -f "$LT_TMP/rb-full-entered" "$LT_TMP/rb-full-evicted"
+	return $ok
+}
+
 # --- 4. lifecycle --------------------------------------------------------------
 
 # rb_readers_split: three readers at once, then each record must have gone
-# to exactly one of them.
+# to exactly one of them, and none between the first and the last they
+# got may be missing unless the module dropped it.
 rb_pid_gone() { ! lt__alive "$1"; }
 
 rb_readers_split() {
-	local i pids= dup n deaf=0
+	local i pids= dup n deaf=0 holes dropped
 	for i in 1 2 3; do
 		"$LT_BIN/leaktrace" watch --json >"$LT_TMP/rb-split-$i.jsonl" 2>>"$LT_OUT/reader.err" </dev/null &
 		pids="$pids $!"
@@ -461,12 +544,18 @@ rb_readers_split() {
 		lt_wait_for 10 rb_pid_gone "$i" || { echo "reader $i ignored SIGINT for 10 s"; kill -KILL "$i" 2>/dev/null; deaf=1; }
 		wait "$i" 2>/dev/null || :
 	done
-	cat "$LT_TMP"/rb-split-*.jsonl | grep -o '"seq":[0-9]*' | sort >"$LT_TMP/rb-seqs"
+	cat "$LT_TMP"/rb-split-*.jsonl | grep -o '"seq":[0-9]*' | cut -d: -f2 | sort -n >"$LT_TMP/rb-seqs"
 	n=$(wc -l <"$LT_TMP/rb-seqs")
 	dup=$(uniq -d "$LT_TMP/rb-seqs" | wc -l)
-	echo "three readers: $(for i in 1 2 3; do wc -l <"$LT_TMP/rb-split-$i.jsonl"; done | tr '\n' ' ')lines; $n records, $dup seen twice"
+	# Completeness: between the first and the last record the readers
+	# got, a sequence number none of them printed is a record the module
+	# dropped (its ring was full) or one a reader took and lost.
+	holes=$(uniq "$LT_TMP/rb-seqs" | awk 'NR == 1 { min = $1 } { max = $1; n++ } END { print n ? max - min + 1 - n : 0 }')
+	dropped=$(rb_counters | cut -d' ' -f3)
+	echo "three readers: $(for i in 1 2 3; do wc -l <"$LT_TMP/rb-split-$i.jsonl"; done | tr '\n' ' ')lines; $n records, $dup seen twice; $holes sequence numbers between the first and the last that no reader printed, $dropped records dropped by the module since the load"
 	rm -f "$LT_TMP"/rb-split-*.jsonl "$LT_TMP/rb-seqs"
-	[ "$dup" = 0 ] && [ "$n" -gt 0 ] && [ "$deaf" = 0 ]
+	[ "$holes" -le "${dropped:-0}" ] || echo "records were lost between the module and the readers"
+	[ "$dup" = 0 ] && [ "$n" -gt 0 ] && [ "$deaf" = 0 ] && [ "$holes" -le "${dropped:-0}" ]
 }
 
 # rb_reader_killed: a reader killed by SIGKILL in the middle of reading,
@@ -694,6 +783,7 @@ rb_run() {
 	else sed 's/^/# /' "$LT_TMP/rb-reader.log"; lt_not_ok "the reader decodes the hostile guest's records; its names are escaped"; fi
 	lt_test "tables and pending calls stay within capacity; ring accounting exact" t_fuzz_bounded
 	lt_test "ring flood: exact accounting, the reader reports every loss, the tables stay right" t_flood
+	lt_test "full tables: $RB_FULL_FILES files made confidential; the oldest entries forgotten in order and reported, counts exact, the newest still followed" t_tables_full
 	lt_test "$RB_CYCLES load/unload cycles under storms, VMs created and killed, readers killed and split" t_lifecycle
 	lt_test "races forced (test_trap_hold_us=$RB_HOLD_US): VMs killed and the module unloaded while calls are held inside it" t_races
 	lt_test "storm guests ran through every cycle and agree on every result" t_storms_check

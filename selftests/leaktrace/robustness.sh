@@ -5,8 +5,9 @@
 # `scripts/testbed job`. The hostile guest makes 3000 calls with a fixed
 # seed next to an untraced run of the same seed (about 3 minutes: a
 # traced call costs milliseconds under TCG), forged structures, one ring
-# flood, 10 load/unload cycles under three storm guests, 20000 random
-# ioctls. See robustness-lib.sh for what each test proves;
+# flood, a full propagation table, 10 load/unload cycles under three
+# storm guests, 3 cycles of forced races (calls held in the module while
+# a VM is killed and the module unloaded), 20000 random ioctls. See robustness-lib.sh for what each test proves;
 # selftests/leaktrace/stress.sh is the full run (make stress).
 RB_FUZZ_CALLS=3000
 RB_FUZZ_CHUNK=1000
