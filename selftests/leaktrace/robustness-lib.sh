@@ -59,7 +59,10 @@
 # Files the full-table guest makes confidential: more than the objects
 # table's 4096 entries (rust/kmod/propagation.rs, OBJECTS_MAX).
 : "${RB_FULL_FILES:=4400}"
-: "${RB_VM_TIMEOUT:=900}"
+# Guests that run whole fuzz runs get three times the testbed's per-guest
+# limit, at least 900 s (on the debug kernel, LEAKTRACE_VM_TIMEOUT=900,
+# the traced 3000-call fuzz run takes over 900 s).
+: "${RB_VM_TIMEOUT:=$((${LT_VM_TIMEOUT:-300} * 3 > 900 ? ${LT_VM_TIMEOUT:-300} * 3 : 900))}"
 : "${RB_SAMPLE_SECONDS:=5}"
 # Growth of SUnreclaim + VmallocUsed (kB) allowed between before the first
 # load and after the last unload, all guests gone.
