@@ -32,6 +32,7 @@ use crate::tables::Entry;
 use crate::tables::NodeTable;
 use crate::tables::TableWriter;
 use kernel::prelude::*;
+use kernel::static_lock_class;
 use kernel::sync::atomic::ordering;
 use kernel::sync::atomic::Atomic;
 use kernel::sync::Arc;
@@ -101,8 +102,18 @@ impl VmTables {
     /// Empty tables.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            processes <- NodeTable::new(TableKind::Processes, PROCESSES_MAX),
-            objects <- NodeTable::new(TableKind::Objects, OBJECTS_MAX),
+            processes <- NodeTable::new(
+                TableKind::Processes,
+                PROCESSES_MAX,
+                c"leaktrace_processes",
+                static_lock_class!()
+            ),
+            objects <- NodeTable::new(
+                TableKind::Objects,
+                OBJECTS_MAX,
+                c"leaktrace_objects",
+                static_lock_class!()
+            ),
             diffusions: Atomic::new(0),
             exfiltrations: Atomic::new(0),
             lost: Atomic::new(0),
@@ -138,7 +149,12 @@ impl HostTables {
     /// Empty tables.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            flows <- NodeTable::new(TableKind::Flows, FLOWS_MAX),
+            flows <- NodeTable::new(
+                TableKind::Flows,
+                FLOWS_MAX,
+                c"leaktrace_flows",
+                static_lock_class!()
+            ),
             addresses: [const { Atomic::new(0) }; ADDRESSES_MAX],
         })
     }

@@ -24,11 +24,11 @@ pub(crate) use crate::snapshot::Entry;
 use crate::snapshot::Plan;
 use core::mem::size_of;
 use kernel::ffi::c_void;
-use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::atomic::ordering;
 use kernel::sync::atomic::Atomic;
 use kernel::sync::rcu;
+use kernel::sync::LockClassKey;
 use kernel::sync::Mutex;
 use kernel::sync::MutexGuard;
 
@@ -111,14 +111,24 @@ unsafe impl Sync for NodeTable {}
 
 impl NodeTable {
     /// An empty table of `kind` holding at most `capacity` entries.
-    pub(crate) fn new(kind: TableKind, capacity: usize) -> impl PinInit<Self> {
+    ///
+    /// Writers lock a VM's processes, then its objects, then the host's
+    /// flows (`propagation::Writers`): each kind needs its own lock class,
+    /// `writer_class`, so that lockdep checks that order instead of
+    /// reporting the nesting as recursive locking.
+    pub(crate) fn new(
+        kind: TableKind,
+        capacity: usize,
+        writer_name: &'static CStr,
+        writer_class: Pin<&'static LockClassKey>,
+    ) -> impl PinInit<Self> {
         pin_init!(Self {
             kind,
             capacity,
             published: Atomic::new(core::ptr::null_mut()),
             evictions: Atomic::new(0),
             len: Atomic::new(0),
-            writer <- new_mutex!(0, "leaktrace_table"),
+            writer <- Mutex::new(0, writer_name, writer_class),
         })
     }
 
