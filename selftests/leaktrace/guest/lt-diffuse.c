@@ -28,6 +28,15 @@
  *                           write), pread (pread64, pwrite64), readv
  *                           (readv, writev), preadv (preadv, pwritev),
  *                           preadv2 (preadv2, pwritev2); name rw-VARIANT
+ *   dup VARIANT IN OUT      duplicate a descriptor of IN and one of OUT
+ *                           with VARIANT: dup, dup2, dup3, fcntl
+ *                           (F_DUPFD), close the originals, read and write
+ *                           through the new ones; name dup-VARIANT
+ *   truncate VARIANT FILE TEXT
+ *                           truncate FILE to 0 with VARIANT: truncate
+ *                           (truncate(2) by name) or ftruncate, then write
+ *                           TEXT at its start; never reads anything;
+ *                           name trunc-VARIANT
  *   emit NAME SYNCFD OUT TEXT
  *                           name NAME, wait until SYNCFD (a pipe) reads
  *                           end of file ("-": no wait), write TEXT to OUT
@@ -188,11 +197,9 @@ static int open_out(const char *path)
 	return fd;
 }
 
-/* Reads all of IN (read(2)) into data[]; the process becomes tainted. */
-static void read_in(const char *path)
+/* Reads all of fd (read(2)) into data[], then closes it. */
+static void read_fd(int fd)
 {
-	int fd = open_in(path);
-
 	data_len = 0;
 	for (;;) {
 		ssize_t n = read(fd, data + data_len, DATA_MAX - data_len);
@@ -209,6 +216,12 @@ static void read_in(const char *path)
 	}
 	data[data_len] = 0;
 	close(fd);
+}
+
+/* Reads all of IN into data[]; the process becomes tainted. */
+static void read_in(const char *path)
+{
+	read_fd(open_in(path));
 }
 
 static void write_all(int fd, const void *buf, size_t n)
@@ -533,6 +546,73 @@ static void mode_emit(char **a)
 		gate_wait(&g);
 	}
 	write_out(a[2], a[3], strlen(a[3]));
+}
+
+/* ---- descriptors ---- */
+
+/*
+ * A duplicate of fd made by VARIANT, fd itself closed: from then on only
+ * the new descriptor number refers to the file. Fixed target numbers for
+ * dup2 and dup3, so that they are never fd's own.
+ */
+static int dup_by(const char *v, int fd, int target)
+{
+	int nfd;
+
+	if (!strcmp(v, "dup"))
+		nfd = dup(fd);
+	else if (!strcmp(v, "dup2"))
+		nfd = dup2(fd, target);
+	else if (!strcmp(v, "dup3"))
+		nfd = dup3(fd, target, O_CLOEXEC);
+	else if (!strcmp(v, "fcntl"))
+		nfd = fcntl(fd, F_DUPFD, target);
+	else
+		usage();
+	if (nfd < 0)
+		die(v);
+	if (close(fd))
+		die("close");
+	return nfd;
+}
+
+static void mode_dup(char **a)
+{
+	int in = dup_by(a[0], open_in(a[1]), 40);
+	int out = dup_by(a[0], open_out(a[2]), 41);
+
+	read_fd(in);
+	write_all(out, data, data_len);
+	if (close(out))
+		die("close");
+	say("lt-diffuse: %s: %zu bytes %s -> %s through %s'd descriptors %d, %d",
+	    mode, data_len, a[1], a[2], a[0], in, out);
+}
+
+static void mode_truncate(char **a)
+{
+	int fd;
+
+	if (!strcmp(a[0], "truncate")) {
+		if (truncate(a[1], 0))
+			die("truncate");
+		fd = open(a[1], O_WRONLY);
+		if (fd < 0)
+			die(a[1]);
+	} else if (!strcmp(a[0], "ftruncate")) {
+		fd = open(a[1], O_WRONLY);
+		if (fd < 0)
+			die(a[1]);
+		if (ftruncate(fd, 0))
+			die("ftruncate");
+	} else {
+		usage();
+	}
+	write_all(fd, a[2], strlen(a[2]));
+	if (close(fd))
+		die("close");
+	say("lt-diffuse: %s: %s truncated by %s, %zu public bytes written", mode, a[1],
+	    a[0], strlen(a[2]));
 }
 
 /* ---- memory ---- */
@@ -1320,6 +1400,8 @@ static const struct mode modes[] = {
 	{ "vmsplice", 2, mode_vmsplice },
 	{ "rw", 3, mode_rw },
 	{ "emit", 4, mode_emit },
+	{ "dup", 3, mode_dup },
+	{ "truncate", 3, mode_truncate },
 	{ "mmap-read", 2, mode_mmap_read },
 	{ "mmap-write", 2, mode_mmap_write },
 	{ "memfd", 2, mode_memfd },
@@ -1373,6 +1455,14 @@ static const char *default_name(const char *m, char **a, int argc)
 		return "late-reader";
 	if (!strcmp(m, "rw") && argc > 0) {
 		snprintf(buf, sizeof(buf), "rw-%s", a[0]);
+		return buf;
+	}
+	if (!strcmp(m, "dup") && argc > 0) {
+		snprintf(buf, sizeof(buf), "dup-%s", a[0]);
+		return buf;
+	}
+	if (!strcmp(m, "truncate") && argc > 0) {
+		snprintf(buf, sizeof(buf), "trunc-%s", a[0]);
 		return buf;
 	}
 	return m;

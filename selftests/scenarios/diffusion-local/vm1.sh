@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Diffusion scenario "local", guest 1: files and their names, pipes and
-# FIFOs, kernel copies, the read and write system calls, several secrets
-# in one file. ./expected lists the exact edges; selftests/leaktrace/
+# FIFOs, kernel copies, the read and write system calls, duplicated
+# descriptors, truncation, several secrets in one file. ./expected lists the exact edges; selftests/leaktrace/
 # diffusion.sh checks them with diffusion-check.
 #
 # The script's shell never reads anything confidential (no command
@@ -60,6 +60,18 @@ run lt-diffuse vmsplice $S/secret-8.txt /tmp/vmsplice.out
 for v in read pread readv preadv preadv2; do
 	run lt-diffuse rw $v $S/secret-9.txt /tmp/rw-$v.out
 done
+
+# Descriptors: the data goes through duplicates (dup, dup2, dup3,
+# fcntl(F_DUPFD)), the original descriptors closed first.
+for v in dup dup2 dup3 fcntl; do
+	run lt-diffuse dup $v $S/secret-13.txt /tmp/dup-$v.out
+done
+# truncate(2) and ftruncate(2) by clean processes that then write public
+# text: the files stay confidential.
+run lt-diffuse truncate truncate /tmp/dup-dup.out "public now"
+run lt-diffuse -n trunc-reader-1 rw read /tmp/dup-dup.out /tmp/trunc-1.out
+run lt-diffuse truncate ftruncate /tmp/dup-dup2.out "public now"
+run lt-diffuse -n trunc-reader-2 rw read /tmp/dup-dup2.out /tmp/trunc-2.out
 
 # Two secrets (ids 0 and 1) in one file, then in one process.
 run cat $S/secret-10.txt $S/deep/a/b/key.txt >/tmp/both.out
