@@ -6,7 +6,8 @@
 #   selftests/leaktrace/diffusion.sh [SCENARIO_DIR...]
 #
 # Runs the scenario runner on each diffusion scenario (default: every
-# selftests/scenarios/diffusion-*), then checks its outputs with
+# selftests/scenarios/diffusion-*, and make demo's demo-diffusion), then
+# checks its outputs with
 # diffusion-check (selftests/leaktrace/syscheck) against the scenario's
 # expected file: every rule of Documentation/diffusion.rst as the exact
 # set of edges it must produce, and the absence of false ones (innocent
@@ -14,7 +15,8 @@
 # writing, an untraced guest). diffusion-local: files and names, pipes,
 # kernel copies, every read and write call, processes, memory, messages,
 # UNIX sockets and loopback IPv4 in three guests; diffusion-crossvm: TCP
-# and UDP between two traced guests, exfiltration, an untraced guest.
+# and UDP between two traced guests, exfiltration, an untraced guest;
+# demo-diffusion: the demo's story, busybox tools only.
 #
 # Each scenario's tests are prefixed with its name; one plan at the end.
 # LT_DIFFUSION_NO_RUN=1 checks the outputs already in SCENARIO/out
@@ -40,7 +42,7 @@ bail() {
 if [ $# -gt 0 ]; then
 	scenarios=("$@")
 else
-	scenarios=("$root"/selftests/scenarios/diffusion-*)
+	scenarios=("$root"/selftests/scenarios/diffusion-* "$root/selftests/scenarios/demo-diffusion")
 fi
 
 echo "TAP version 13"

@@ -35,3 +35,5 @@ lt-udp 198.51.100.7 9999 </tmp/work/plan.txt.gz
 say "7. an innocent cp copies the menu"
 cp /srv/public/menu.txt /tmp/work/menu-today.txt
 say "done"
+# For diffusion-check (the demo is also a test): the script ran to its end.
+echo "LTDONE ok"

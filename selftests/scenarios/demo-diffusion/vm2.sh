@@ -11,7 +11,7 @@ sleep 1
 i=0
 until echo "analytics ready" | timeout 10 nc 10.0.0.1 7002 2>/dev/null; do
 	i=$((i + 1))
-	[ $i -lt 60 ] || { say "vm1 never listened"; exit 1; }
+	[ $i -lt 60 ] || { say "vm1 never listened"; echo "LTDONE failed (1)"; exit 1; }
 	sleep 1
 done
 wait
@@ -19,3 +19,4 @@ say "received from vm1:"
 cat /srv/reports/from-finance.txt
 cp /srv/reports/from-finance.txt /srv/reports/archive.txt
 say "done"
+echo "LTDONE ok"

@@ -8,3 +8,4 @@ echo "<h1>hello</h1>" >/var/www/index.html
 cp /var/www/index.html /var/www/index.bak
 cat /var/www/index.html | wc -c
 echo "vm3: done"
+echo "LTDONE ok"
