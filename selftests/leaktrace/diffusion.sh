@@ -12,7 +12,8 @@
 # expected file: every rule of Documentation/diffusion.rst as the exact
 # set of edges it must produce, and the absence of false ones (innocent
 # processes, non-secret files, a process that read a secret only after
-# writing, an untraced guest). diffusion-local: files and names, pipes,
+# writing, an untraced guest), and loads its PROV-JSON graph with the W3C
+# PROV library (selftests/leaktrace/prov-check.py). diffusion-local: files and names, pipes,
 # kernel copies, every read and write call, processes, memory, messages,
 # UNIX sockets and loopback IPv4 in three guests; diffusion-crossvm: TCP
 # and UDP between two traced guests, exfiltration, an untraced guest;
@@ -30,6 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=$root/build/bin/lt-diffuse
 checker=$root/build/cargo-host/debug/diffusion-check
+reader=$root/build/bin/leaktrace
 n=0
 failed=0
 
@@ -103,6 +105,25 @@ for scenario in "${scenarios[@]}"; do
 	if [ "$rc" != 0 ] && [ "$rc" != 1 ] && [ "$bailed" = 0 ]; then
 		n=$((n + 1)) failed=$((failed + 1))
 		echo "not ok $n - $name: diffusion-check exited $rc"
+	fi
+	# The PROV-JSON graph as a W3C PROV tool reads it (Debian's python,
+	# which has the python3-prov that make setup installs).
+	n=$((n + 1))
+	prov_test="$name: graph --format prov-json loads with the W3C PROV library, every node an element"
+	prov=$scenario/out/graph.prov.json
+	if ! "$reader" graph "$scenario/out/events.jsonl" --format prov-json -o "$prov" 2>&1 | sed 's/^/# /' ||
+		[ ! -s "$prov" ]; then
+		failed=$((failed + 1))
+		echo "not ok $n - $prov_test # leaktrace graph failed"
+	else
+		prov_out=$(/usr/bin/python3 "$here/prov-check.py" "$scenario/out/graph.json" "$prov" 2>&1)
+		rc=$?
+		echo "$prov_out" | sed 's/^/# /'
+		case $rc in
+		0) echo "ok $n - $prov_test" ;;
+		77) echo "ok $n - $prov_test # SKIP $prov_out" ;;
+		*) failed=$((failed + 1)); echo "not ok $n - $prov_test" ;;
+		esac
 	fi
 done
 
