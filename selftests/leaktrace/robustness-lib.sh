@@ -366,7 +366,17 @@ t_fuzz_finish() {
 	rb_mem fuzz-end
 	echo "guests ran $(( $(cut -d. -f1 /proc/uptime) - RB_FUZZ_T0 )) s"
 	for n in 1 2; do
-		st=$(lt_vm_exit_status "$n") || { echo "vm$n reported no exit status"; ok=1; continue; }
+		# Kept: later stages start guests with the same numbers.
+		cp "$(lt_vm_log "$n")" "$LT_OUT/fuzz-vm$n.log" 2>/dev/null
+		cp "$LT_OUT/vm$n-console.log" "$LT_OUT/fuzz-vm$n-console.log" 2>/dev/null
+		[ ! -e "$LT_OUT/vm$n-hang.txt" ] || mv "$LT_OUT/vm$n-hang.txt" "$LT_OUT/fuzz-vm$n-hang.txt"
+		st=$(lt_vm_exit_status "$n") || {
+			echo "vm$n reported no exit status; its last lines:"
+			tail -n 5 "$(lt_vm_log "$n")"
+			lt_vm_hang_summary "$n" "$LT_OUT/fuzz-vm$n-hang.txt"
+			ok=1
+			continue
+		}
 		grep '^LTFUZZ \(end\|stats\)' "$(lt_vm_log "$n")" | sed "s/^/vm$n: /"
 		[ "$st" = 0 ] && grep -q '^LTDONE ok' "$(lt_vm_log "$n")" || { echo "vm$n: lt-fuzz did not finish (exit $st)"; tail -n 5 "$(lt_vm_log "$n")"; ok=1; }
 	done

@@ -77,6 +77,34 @@ t_two_guests() {
 	done
 }
 
+# A guest whose script blocks past its timeout: 30 s before the kill it
+# reports what its processes do (scripts/testbed-l2-init), 15 s before,
+# the host records its vCPU (vmN-hang.txt); the kill is reported.
+t_hang_report() {
+	local dir=$LT_TMP/hang-scenario con=$LT_OUT/vm3-console.log ok=0 saved=$LT_VM_TIMEOUT
+	mkdir -p "$dir"
+	echo 'sleep 600' >"$dir/vm3.sh"
+	LT_VM_TIMEOUT=70
+	lt_start_vm 3 4c540000-0000-4000-8000-000000000003 "$dir" || { LT_VM_TIMEOUT=$saved; return 1; }
+	LT_VM_TIMEOUT=$saved
+	if lt_wait_vms 120 >"$LT_TMP/hang-wait.log" 2>&1; then
+		echo "the blocked guest was not reported as timed out"
+		ok=1
+	fi
+	grep 'timed out' "$LT_TMP/hang-wait.log"
+	# The timeout is this test's purpose, not a failure of the job.
+	sed -i "/^vm3$(printf '\t')/d" "$LT_OUT/failures" 2>/dev/null
+	grep '^leaktrace:' "$con"
+	grep -q 'still running after 40 s; its processes' "$con" ||
+		{ echo "no process report on vm3's console"; ok=1; }
+	grep -q '^leaktrace:   [0-9]* sleep S [a-z_]* \[[0-9]' "$con" ||
+		{ echo "the report has no sleeping 'sleep' with its system call"; ok=1; }
+	grep -q 'RIP=' "$LT_OUT/vm3-hang.txt" 2>/dev/null ||
+		{ echo "no vCPU state in vm3-hang.txt"; ok=1; }
+	lt_vm_hang_summary 3
+	return $ok
+}
+
 # An open file pins the module: rmmod must refuse, not pull the ring from
 # under a reader.
 t_unload_refused_while_open() {
@@ -132,6 +160,7 @@ if [ $st = 0 ]; then lt_ok "lt-devtest: device semantics"; else lt_not_ok "lt-de
 lt_test "leaktrace status decodes GET_INFO" t_status
 lt_test "leaktrace watch wakes on heartbeats (poll) and decodes them" t_watch
 lt_test "two L2 guests boot and run their scripts" t_two_guests
+lt_test "a guest blocked past its timeout reports its processes and is killed" t_hang_report
 lt_test "rmmod is refused while /dev/leaktrace is open" t_unload_refused_while_open
 lt_test "rmmod unloads cleanly and removes /dev/leaktrace" t_unload
 lt_test "load/overflow/unload cycles with a live 10 ms timer" t_reload_cycles
