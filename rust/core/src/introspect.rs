@@ -85,10 +85,9 @@ fn at(base: u64, offset: u32) -> Result<u64, Fault> {
     base.checked_add(u64::from(offset)).ok_or(Fault)
 }
 
-fn read_u16(mem: &mut impl GuestMemory, addr: u64) -> Result<u16, Fault> {
-    let mut b = [0u8; 2];
-    mem.read(addr, &mut b)?;
-    Ok(u16::from_le_bytes(b))
+/// The offset of a member of an embedded structure (`outer + inner`).
+fn nested(outer: u32, inner: u32) -> Result<u32, Fault> {
+    outer.checked_add(inner).ok_or(Fault)
 }
 
 fn read_u32(mem: &mut impl GuestMemory, addr: u64) -> Result<u32, Fault> {
@@ -101,6 +100,57 @@ fn read_u64(mem: &mut impl GuestMemory, addr: u64) -> Result<u64, Fault> {
     let mut b = [0u8; 8];
     mem.read(addr, &mut b)?;
     Ok(u64::from_le_bytes(b))
+}
+
+/// Widest span of a structure [`read_fields`] reads at once.
+///
+/// Each guest read walks the guest's page tables (on the trap path, in
+/// the vCPU's context), so its cost hardly depends on its size: one read
+/// of neighbouring fields costs about what reading one of them does.
+pub const WINDOW_MAX: usize = 128;
+
+/// A little-endian field of `size` bytes (at most 8) at `at` in `window`.
+fn field(window: &[u8], at: usize, size: usize) -> Result<u64, Fault> {
+    let bytes = window.get(at..at.checked_add(size).ok_or(Fault)?).ok_or(Fault)?;
+    let mut b = [0u8; 8];
+    b.get_mut(..bytes.len()).ok_or(Fault)?.copy_from_slice(bytes);
+    Ok(u64::from_le_bytes(b))
+}
+
+/// Reads the fields `(offset, size)` (sizes at most 8) of the structure
+/// at `base`, zero-extended: with one guest read of the span that covers
+/// them when it is at most [`WINDOW_MAX`] bytes, field by field when they
+/// lie further apart or when the span cannot be read (it may reach past
+/// the structure into memory the guest did not map). The values are the
+/// same either way.
+fn read_fields<const K: usize>(
+    mem: &mut impl GuestMemory,
+    base: u64,
+    fields: [(u32, usize); K],
+) -> Result<[u64; K], Fault> {
+    let start = fields.iter().map(|&(offset, _)| offset).min().unwrap_or(0);
+    let end = fields
+        .iter()
+        .map(|&(offset, size)| u64::from(offset) + size as u64)
+        .max()
+        .unwrap_or(0);
+    let span = (end - u64::from(start)) as usize;
+    let mut window = [0u8; WINDOW_MAX];
+    let mut out = [0u64; K];
+    if let Some(window) = window.get_mut(..span) {
+        if mem.read(at(base, start)?, window).is_ok() {
+            for (value, &(offset, size)) in out.iter_mut().zip(&fields) {
+                *value = field(window, (offset - start) as usize, size)?;
+            }
+            return Ok(out);
+        }
+    }
+    for (value, &(offset, size)) in out.iter_mut().zip(&fields) {
+        let mut b = [0u8; 8];
+        mem.read(at(base, offset)?, b.get_mut(..size).ok_or(Fault)?)?;
+        *value = u64::from_le_bytes(b);
+    }
+    Ok(out)
 }
 
 /// Why a profile does not fit the running guest kernel.
@@ -193,12 +243,13 @@ impl Kernel<'_> {
     /// Reads what [`TaskKey`] holds.
     pub fn task_key(&self, mem: &mut impl GuestMemory, task: u64) -> Result<TaskKey, Fault> {
         let task = struct_ptr(task)?;
-        let pid = read_u32(mem, at(task, self.off().task_pid)?)?;
-        let tgid = read_u32(mem, at(task, self.off().task_tgid)?)?;
+        let o = self.off();
+        let [pid, tgid, parent] = read_fields(mem, task, [(o.task_pid, 4), (o.task_tgid, 4), (o.task_real_parent, 8)])?;
+        let (pid, tgid) = (pid as u32, tgid as u32);
         if pid == 0 || tgid == 0 || pid > PID_MAX || tgid > PID_MAX {
             return Err(Fault);
         }
-        let parent = struct_ptr(read_u64(mem, at(task, self.off().task_real_parent)?)?)?;
+        let parent = struct_ptr(parent)?;
         Ok(TaskKey {
             task,
             pid,
@@ -239,14 +290,15 @@ impl Kernel<'_> {
         let o = self.off();
         let files = struct_ptr(read_u64(mem, at(task, o.task_files)?)?)?;
         let fdt = struct_ptr(read_u64(mem, at(files, o.files_fdt)?)?)?;
-        let max_fds = read_u32(mem, at(fdt, o.fdtable_max_fds)?)?;
+        let [max_fds, array] = read_fields(mem, fdt, [(o.fdtable_max_fds, 4), (o.fdtable_fd, 8)])?;
+        let max_fds = max_fds as u32;
         if max_fds > FDS_MAX {
             return Err(Fault);
         }
         if fd >= max_fds {
             return Ok(Descriptor::NotOpen);
         }
-        let array = struct_ptr(read_u64(mem, at(fdt, o.fdtable_fd)?)?)?;
+        let array = struct_ptr(array)?;
         let slot = array.checked_add(u64::from(fd) * 8).ok_or(Fault)?;
         match read_u64(mem, slot)? {
             0 => Ok(Descriptor::NotOpen),
@@ -289,10 +341,19 @@ impl Kernel<'_> {
     ) -> Result<(), Fault> {
         let o = self.off();
         let file = struct_ptr(file)?;
-        let inode = struct_ptr(read_u64(mem, at(file, o.file_f_inode)?)?)?;
-        let mode = u32::from(read_u16(mem, at(inode, o.inode_i_mode)?)?);
-        let ino = read_u64(mem, at(inode, o.inode_i_ino)?)?;
-        let sb = struct_ptr(read_u64(mem, at(inode, o.inode_i_sb)?)?)?;
+        let [inode, mnt, dentry] = read_fields(
+            mem,
+            file,
+            [
+                (o.file_f_inode, 8),
+                (nested(o.file_f_path, o.path_mnt)?, 8),
+                (nested(o.file_f_path, o.path_dentry)?, 8),
+            ],
+        )?;
+        let inode = struct_ptr(inode)?;
+        let [mode, ino, sb] = read_fields(mem, inode, [(o.inode_i_mode, 2), (o.inode_i_ino, 8), (o.inode_i_sb, 8)])?;
+        let mode = mode as u32;
+        let sb = struct_ptr(sb)?;
         let dev = read_u32(mem, at(sb, o.super_block_s_dev)?)?;
         let kind = FileKind::from_mode(mode);
 
@@ -309,9 +370,8 @@ impl Kernel<'_> {
             self.socket_identity(mem, inode, out)?;
         }
 
-        let path_at = at(file, o.file_f_path)?;
-        let mnt = struct_ptr(read_u64(mem, at(path_at, o.path_mnt)?)?)?;
-        let dentry = struct_ptr(read_u64(mem, at(path_at, o.path_dentry)?)?)?;
+        let mnt = struct_ptr(mnt)?;
+        let dentry = struct_ptr(dentry)?;
         let mut path = PathBuilder::new();
         self.walk_path(mem, task, mnt, dentry, &mut path)?;
         let pseudo = matches!(kind, FileKind::Fifo | FileKind::Socket | FileKind::Anonymous);
@@ -338,17 +398,30 @@ impl Kernel<'_> {
             .checked_sub(u64::from(o.socket_alloc_vfs_inode))
             .ok_or(Fault)?;
         let socket = struct_ptr(at(alloc, o.socket_alloc_socket)?)?;
-        let sock_type = read_u16(mem, at(socket, o.socket_type)?)?;
-        let sk = struct_ptr(read_u64(mem, at(socket, o.socket_sk)?)?)?;
-        let family = read_u16(mem, at(sk, o.sock_common_skc_family)?)?;
+        let [sock_type, sk] = read_fields(mem, socket, [(o.socket_type, 2), (o.socket_sk, 8)])?;
+        let sk = struct_ptr(sk)?;
+        // struct sock_common: the family and, for IPv4, the connection.
+        let [family, local_addr, remote_addr, local_port, remote_port] = read_fields(
+            mem,
+            sk,
+            [
+                (o.sock_common_skc_family, 2),
+                (o.sock_common_skc_rcv_saddr, 4),
+                (o.sock_common_skc_daddr, 4),
+                (o.sock_common_skc_num, 2),
+                (o.sock_common_skc_dport, 2),
+            ],
+        )?;
+        let family = family as u16;
         out.socket.family = family;
-        out.socket.sock_type = sock_type;
+        out.socket.sock_type = sock_type as u16;
         match family {
             AF_INET => {
-                mem.read(at(sk, o.sock_common_skc_rcv_saddr)?, &mut out.socket.local_addr[..4])?;
-                mem.read(at(sk, o.sock_common_skc_daddr)?, &mut out.socket.remote_addr[..4])?;
-                out.socket.local_port = read_u16(mem, at(sk, o.sock_common_skc_num)?)?;
-                out.socket.remote_port = u16::from_be(read_u16(mem, at(sk, o.sock_common_skc_dport)?)?);
+                // Addresses as they lie in memory (network order).
+                out.socket.local_addr[..4].copy_from_slice(&(local_addr as u32).to_le_bytes());
+                out.socket.remote_addr[..4].copy_from_slice(&(remote_addr as u32).to_le_bytes());
+                out.socket.local_port = local_port as u16;
+                out.socket.remote_port = u16::from_be(remote_port as u16);
             }
             AF_UNIX => {
                 // Which direction of which connection: this end and its peer.
@@ -376,43 +449,60 @@ impl Kernel<'_> {
     ) -> Result<(), Fault> {
         let o = self.off();
         let fs = struct_ptr(read_u64(mem, at(task, o.task_fs)?)?)?;
-        let root_at = at(fs, o.fs_root)?;
-        let root_mnt = read_u64(mem, at(root_at, o.path_mnt)?)?;
-        let root_dentry = read_u64(mem, at(root_at, o.path_dentry)?)?;
+        let [root_mnt, root_dentry] = read_fields(
+            mem,
+            fs,
+            [
+                (nested(o.fs_root, o.path_mnt)?, 8),
+                (nested(o.fs_root, o.path_dentry)?, 8),
+            ],
+        )?;
         let mut crossings = 0;
+        // The mount being walked and its root dentry, read once per mount.
+        let mut mnt_root: Option<(u64, u64)> = None;
         for _ in 0..PATH_DEPTH_MAX + MOUNT_DEPTH_MAX {
             if dentry == root_dentry && mnt == root_mnt {
                 return Ok(());
             }
-            let mnt_root = read_u64(mem, at(mnt, o.vfsmount_mnt_root)?)?;
-            if dentry == mnt_root {
+            let root_of_mnt = match mnt_root {
+                Some((known, root)) if known == mnt => root,
+                _ => {
+                    let root = read_u64(mem, at(mnt, o.vfsmount_mnt_root)?)?;
+                    mnt_root = Some((mnt, root));
+                    root
+                }
+            };
+            if dentry == root_of_mnt {
                 // At the root of a mount: continue from its mount point.
                 let mount = mnt.checked_sub(u64::from(o.mount_mnt)).ok_or(Fault)?;
-                let parent = struct_ptr(read_u64(mem, at(mount, o.mount_mnt_parent)?)?)?;
+                let [parent, mountpoint] =
+                    read_fields(mem, mount, [(o.mount_mnt_parent, 8), (o.mount_mnt_mountpoint, 8)])?;
+                let parent = struct_ptr(parent)?;
                 if parent == mount || crossings == MOUNT_DEPTH_MAX {
                     // The namespace's root, not the task's: outside its root.
                     path.detached = true;
                     return Ok(());
                 }
                 crossings += 1;
-                dentry = struct_ptr(read_u64(mem, at(mount, o.mount_mnt_mountpoint)?)?)?;
+                dentry = struct_ptr(mountpoint)?;
                 mnt = struct_ptr(at(parent, o.mount_mnt)?)?;
                 continue;
             }
-            let parent = struct_ptr(read_u64(mem, at(dentry, o.dentry_d_parent)?)?)?;
+            let window = DentryWindow::read(mem, o, dentry)?;
+            let parent = struct_ptr(window.parent)?;
             if parent == dentry {
                 // A file system root that is no mount's root: a pseudo
                 // file system's, or a dentry cut off from its tree.
                 path.detached = true;
                 return Ok(());
             }
-            let len = read_u32(mem, at(dentry, o.dentry_d_name_len)?)? as usize;
+            let len = window.name_len as usize;
             if len == 0 || len > NAME_MAX {
                 return Err(Fault);
             }
-            let name = byte_ptr(read_u64(mem, at(dentry, o.dentry_d_name_name)?)?)?;
+            let name = byte_ptr(window.name)?;
             let mut buf = [0u8; NAME_MAX];
-            mem.read(name, &mut buf[..len])?;
+            window.name_bytes(mem, name, &mut buf[..len])?;
             if !path.push_component(&buf[..len]) {
                 return Ok(());
             }
@@ -421,6 +511,78 @@ impl Kernel<'_> {
         // Deeper than we follow (or a forged cycle): keep the tail.
         path.truncated = true;
         Ok(())
+    }
+}
+
+/// What a path walk needs of a dentry, read with one guest read of
+/// [`WINDOW_MAX`] bytes from its first such member. The window reaches
+/// past `d_name` over `d_iname`, where the kernel keeps short names
+/// inline, so a component usually costs that one read.
+struct DentryWindow {
+    /// Guest address of `bytes[0]`.
+    at: u64,
+    bytes: [u8; WINDOW_MAX],
+    /// How many of `bytes` were read: 0 when the window could not be
+    /// (then the members were read one by one).
+    have: usize,
+    /// `d_parent`.
+    parent: u64,
+    /// `d_name.len`.
+    name_len: u32,
+    /// `d_name.name`.
+    name: u64,
+}
+
+impl DentryWindow {
+    fn read(mem: &mut impl GuestMemory, o: &ProfileOffsets, dentry: u64) -> Result<Self, Fault> {
+        let fields = [(o.dentry_d_parent, 8), (o.dentry_d_name_len, 4), (o.dentry_d_name_name, 8)];
+        let start = o.dentry_d_parent.min(o.dentry_d_name_len).min(o.dentry_d_name_name);
+        let mut window = Self {
+            at: at(dentry, start)?,
+            bytes: [0; WINDOW_MAX],
+            have: 0,
+            parent: 0,
+            name_len: 0,
+            name: 0,
+        };
+        let end = fields
+            .iter()
+            .map(|&(offset, size)| offset as usize + size)
+            .max()
+            .unwrap_or(0);
+        let fits = end - start as usize <= WINDOW_MAX;
+        let members = if fits && mem.read(window.at, &mut window.bytes).is_ok() {
+            window.have = WINDOW_MAX;
+            let mut members = [0u64; 3];
+            for (value, &(offset, size)) in members.iter_mut().zip(&fields) {
+                *value = field(&window.bytes, (offset - start) as usize, size)?;
+            }
+            members
+        } else {
+            // Members far apart, or near the end of what the guest
+            // mapped: no window.
+            read_fields(mem, dentry, fields)?
+        };
+        window.parent = members[0];
+        window.name_len = members[1] as u32;
+        window.name = members[2];
+        Ok(window)
+    }
+
+    /// Fills `out` with the name's bytes at `name`: from the window when
+    /// they lie in it (an inline name), else with a guest read.
+    fn name_bytes(&self, mem: &mut impl GuestMemory, name: u64, out: &mut [u8]) -> Result<(), Fault> {
+        let inline = name
+            .checked_sub(self.at)
+            .and_then(|from| usize::try_from(from).ok())
+            .and_then(|from| self.bytes[..self.have].get(from..from.checked_add(out.len())?));
+        match inline {
+            Some(bytes) => {
+                out.copy_from_slice(bytes);
+                Ok(())
+            }
+            None => mem.read(name, out),
+        }
     }
 }
 
