@@ -117,6 +117,27 @@ fn field(window: &[u8], at: usize, size: usize) -> Result<u64, Fault> {
     Ok(u64::from_le_bytes(b))
 }
 
+/// The first offset of `fields` and how many bytes from it they span.
+fn span_of(fields: &[(u32, usize)]) -> (u32, usize) {
+    let start = fields.iter().map(|&(offset, _)| offset).min().unwrap_or(0);
+    let end = fields
+        .iter()
+        .map(|&(offset, size)| offset as usize + size)
+        .max()
+        .unwrap_or(0);
+    (start, end - start as usize)
+}
+
+/// The values of `fields` in `window`, a copy of the structure's bytes
+/// from offset `start` on.
+fn fields_in<const K: usize>(window: &[u8], start: u32, fields: &[(u32, usize); K]) -> Result<[u64; K], Fault> {
+    let mut out = [0u64; K];
+    for (value, &(offset, size)) in out.iter_mut().zip(fields) {
+        *value = field(window, (offset - start) as usize, size)?;
+    }
+    Ok(out)
+}
+
 /// Reads the fields `(offset, size)` (sizes at most 8) of the structure
 /// at `base`, zero-extended: with one guest read of the span that covers
 /// them when it is at most [`WINDOW_MAX`] bytes, field by field when they
@@ -128,23 +149,14 @@ fn read_fields<const K: usize>(
     base: u64,
     fields: [(u32, usize); K],
 ) -> Result<[u64; K], Fault> {
-    let start = fields.iter().map(|&(offset, _)| offset).min().unwrap_or(0);
-    let end = fields
-        .iter()
-        .map(|&(offset, size)| u64::from(offset) + size as u64)
-        .max()
-        .unwrap_or(0);
-    let span = (end - u64::from(start)) as usize;
+    let (start, span) = span_of(&fields);
     let mut window = [0u8; WINDOW_MAX];
-    let mut out = [0u64; K];
     if let Some(window) = window.get_mut(..span) {
         if mem.read(at(base, start)?, window).is_ok() {
-            for (value, &(offset, size)) in out.iter_mut().zip(&fields) {
-                *value = field(window, (offset - start) as usize, size)?;
-            }
-            return Ok(out);
+            return fields_in(window, start, &fields);
         }
     }
+    let mut out = [0u64; K];
     for (value, &(offset, size)) in out.iter_mut().zip(&fields) {
         let mut b = [0u8; 8];
         mem.read(at(base, offset)?, b.get_mut(..size).ok_or(Fault)?)?;
@@ -536,7 +548,7 @@ struct DentryWindow {
 impl DentryWindow {
     fn read(mem: &mut impl GuestMemory, o: &ProfileOffsets, dentry: u64) -> Result<Self, Fault> {
         let fields = [(o.dentry_d_parent, 8), (o.dentry_d_name_len, 4), (o.dentry_d_name_name, 8)];
-        let start = o.dentry_d_parent.min(o.dentry_d_name_len).min(o.dentry_d_name_name);
+        let (start, span) = span_of(&fields);
         let mut window = Self {
             at: at(dentry, start)?,
             bytes: [0; WINDOW_MAX],
@@ -545,19 +557,9 @@ impl DentryWindow {
             name_len: 0,
             name: 0,
         };
-        let end = fields
-            .iter()
-            .map(|&(offset, size)| offset as usize + size)
-            .max()
-            .unwrap_or(0);
-        let fits = end - start as usize <= WINDOW_MAX;
-        let members = if fits && mem.read(window.at, &mut window.bytes).is_ok() {
+        let members = if span <= WINDOW_MAX && mem.read(window.at, &mut window.bytes).is_ok() {
             window.have = WINDOW_MAX;
-            let mut members = [0u64; 3];
-            for (value, &(offset, size)) in members.iter_mut().zip(&fields) {
-                *value = field(&window.bytes, (offset - start) as usize, size)?;
-            }
-            members
+            fields_in(&window.bytes, start, &fields)?
         } else {
             // Members far apart, or near the end of what the guest
             // mapped: no window.
