@@ -33,17 +33,13 @@
 # lt-bench.c) while vm2..n run `lt-bench load` (read() in a loop), and once
 # vm1 is done L1 sends the load VMs "stop": they idle until the next "go".
 # So no VM boots under load, and the load runs exactly while vm1 measures.
-# Before the matrix: the ring's throughput (lt-ringbench, module loaded,
-# no VM) and a function trace of vm1's trapped calls in L1
-# (BENCH_PROFILE_RUNS); the bare trap is each n's last configuration.
-# Both orders are for one testbed failure: with 7 VMs and no reader in L1
-# (bare, traced-noreader), L1 stops taking its timer interrupt and stalls
-# (Documentation/testbed.rst), and what would have run after is lost.
+# Then the ring's throughput (lt-ringbench, module loaded, no VM) and a
+# function trace of vm1's trapped calls in L1 (BENCH_PROFILE_RUNS).
 #
 # Parameters (shell variables, set by scripts/bench before sourcing this):
 #
 #   BENCH_NS        VM counts (default "0 1 2 4 7")
-#   BENCH_MODES     modes for n >= 1 (default "untraced traced mixed bare")
+#   BENCH_MODES     modes for n >= 1 (default "untraced traced bare mixed")
 #   BENCH_ITER      timed calls per operation (default 20000)
 #   BENCH_WARMUP    untimed calls per operation first (default 200)
 #   BENCH_ROUNDS    rounds the timed calls are spread over (default 10)
@@ -68,7 +64,7 @@
 # guests' own output is kept in out/bench/.
 
 BENCH_NS=${BENCH_NS:-"0 1 2 4 7"}
-BENCH_MODES=${BENCH_MODES:-"untraced traced mixed bare"}
+BENCH_MODES=${BENCH_MODES:-"untraced traced bare mixed"}
 BENCH_ITER=${BENCH_ITER:-20000}
 BENCH_WARMUP=${BENCH_WARMUP:-200}
 BENCH_ROUNDS=${BENCH_ROUNDS:-10}
@@ -554,9 +550,18 @@ bench_main() {
 	echo "# bench ns=\"$BENCH_NS\" modes=\"$BENCH_MODES\" iterations=$BENCH_ITER warmup=$BENCH_WARMUP rounds=$BENCH_ROUNDS ablation=$BENCH_ABLATION ring=$BENCH_RING profile=$BENCH_PROFILE profile_runs=\"$BENCH_PROFILE_RUNS\""
 	echo "# l1 uname=\"$(uname -srvm)\" cpus=$(grep -c ^processor /proc/cpuinfo) model=\"$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)\" mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) net=${LT_L2_NET:-0}"
 	bench_scripts
-	# The ring and the profiles first: under the emulator L1 stalls in the
-	# n = 7 configurations without a reader (Documentation/testbed.rst,
-	# "Stalls of the nested testbed"), which would cost them too.
+	for n in $BENCH_NS; do
+		BENCH_T0=$(date +%s)
+		if ! bench_boot_or_fail "$([ "$n" = 0 ] && echo 1 || echo "$n")" \
+			$(bench_modes "$n" | sed "s/^/n=$n:/"); then
+			continue
+		fi
+		for mode in $(bench_modes "$n"); do
+			bench_config "$n" "$mode"
+		done
+		bench_shutdown >"$LT_TMP/shutdown.out" 2>&1 || :
+		sed 's/^/# /' "$LT_TMP/shutdown.out"
+	done
 	[ "$BENCH_RING" = 0 ] || bench_ring
 	if [ "$BENCH_PROFILE" != 0 ]; then
 		for n in $(for f in $BENCH_PROFILE_RUNS; do echo "${f%%:*}"; done | awk '!seen[$0]++'); do
@@ -570,18 +575,6 @@ bench_main() {
 			sed 's/^/# /' "$LT_TMP/shutdown.out"
 		done
 	fi
-	for n in $BENCH_NS; do
-		BENCH_T0=$(date +%s)
-		if ! bench_boot_or_fail "$([ "$n" = 0 ] && echo 1 || echo "$n")" \
-			$(bench_modes "$n" | sed "s/^/n=$n:/"); then
-			continue
-		fi
-		for mode in $(bench_modes "$n"); do
-			bench_config "$n" "$mode"
-		done
-		bench_shutdown >"$LT_TMP/shutdown.out" 2>&1 || :
-		sed 's/^/# /' "$LT_TMP/shutdown.out"
-	done
 	lt_test "L1 kernel log has no WARN/BUG/Oops/lockdep splat" lt_check_dmesg
 	lt_tap_summary bench
 }
