@@ -444,12 +444,8 @@ t_fuzz_bounded() {
 	base=$(rb_mem_unreclaimable after-load first)
 	peak=$(rb_mem_unreclaimable 'fuzz.*' max)
 	[ -n "$base" ] && [ -n "$peak" ] || { echo "no after-load or fuzz memory samples"; return 1; }
-	local bound=$RB_MEM_PEAK_KB quarantine
-	quarantine=$(rb_kasan_quarantine_kb)
-	if [ "$quarantine" -gt 0 ]; then
-		bound=$((bound + quarantine))
-		echo "KASAN kernel: the bound adds its quarantine, up to $quarantine kB"
-	fi
+	local bound
+	bound=$(rb_mem_bound "$RB_MEM_PEAK_KB")
 	echo "kernel memory (SUnreclaim + VmallocUsed) during the hostile run: at most $((peak - base)) kB above its level after the load ($base kB), bound $bound kB"
 	[ $((peak - base)) -le "$bound" ] || { echo "over the bound"; return 1; }
 	lt_identity_line=$(rb_identity) || { echo "ring accounting broken: $lt_identity_line"; return 1; }
@@ -801,27 +797,27 @@ t_memory_back() {
 	local after
 	rb_mem after-unload
 	after=$(rb_unreclaimable)
-	local slack=$RB_MEM_SLACK_KB quarantine
-	quarantine=$(rb_kasan_quarantine_kb)
+	local slack
+	slack=$(rb_mem_bound "$RB_MEM_SLACK_KB")
 	echo "SUnreclaim + VmallocUsed: $RB_MEM_BEFORE kB before the first load, $after kB after the last unload (guests gone)"
-	if [ "$quarantine" -gt 0 ]; then
-		slack=$((slack + quarantine))
-		echo "KASAN kernel: the bound adds its quarantine, up to $quarantine kB"
-	fi
 	[ $((after - RB_MEM_BEFORE)) -le "$slack" ] ||
 		{ echo "grew by $((after - RB_MEM_BEFORE)) kB, more than $slack"; return 1; }
 }
 
-# rb_kasan_quarantine_kb: on a KASAN kernel, the most its quarantine holds
-# (kB): freed objects wait there, still counted in SUnreclaim, until it
-# reaches 1/32 of RAM (mm/kasan/quarantine.c, QUARANTINE_FRACTION). 0
-# without KASAN. Memory bounds add it: growth up to it measures KASAN, not
-# leaktrace; leaks on that kernel are kmemleak's to find (t_kmemleak).
-rb_kasan_quarantine_kb() {
+# rb_mem_bound KB: a memory bound of KB kB for this kernel, on stdout. On a
+# KASAN kernel it adds the most KASAN's quarantine holds (freed objects wait
+# there, still counted in SUnreclaim, until it reaches 1/32 of RAM:
+# mm/kasan/quarantine.c, QUARANTINE_FRACTION), and says so on stderr:
+# growth up to it measures KASAN, not leaktrace; leaks on that kernel are
+# kmemleak's to find (t_kmemleak).
+rb_mem_bound() {
+	local quarantine
 	if grep -q '^CONFIG_KASAN=y' "$LT_KDIR/.config" 2>/dev/null; then
-		awk '/^MemTotal:/ { print int($2 / 32) }' /proc/meminfo
+		quarantine=$(awk '/^MemTotal:/ { print int($2 / 32) }' /proc/meminfo)
+		echo "KASAN kernel: the bound adds its quarantine, up to $quarantine kB" >&2
+		echo $(($1 + quarantine))
 	else
-		echo 0
+		echo "$1"
 	fi
 }
 
