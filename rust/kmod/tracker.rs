@@ -80,6 +80,10 @@ use crate::hub::Hub;
 use crate::introspect;
 use crate::introspect::Descriptor;
 use crate::introspect::Fault;
+use crate::introspect::FileCache;
+use crate::introspect::FileCacheEntry;
+use crate::introspect::FileKey;
+use crate::introspect::FILE_CACHE_SIZE;
 use crate::introspect::GuestMemory;
 use crate::introspect::Kernel;
 use crate::introspect::TaskCache;
@@ -138,6 +142,10 @@ struct PendingCall {
 /// Pending-call storage of one VM.
 type Pending = PendingTable<PendingCall, KVVec<Slot<PendingCall>>>;
 
+/// File identities of one VM, so that a descriptor used again costs one
+/// guest read of its `struct file` instead of a path walk.
+type Files = FileCache<KVVec<Option<FileCacheEntry>>>;
+
 /// What we know of a VM's identity.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Identity {
@@ -171,6 +179,8 @@ struct VmState {
     binding: Binding,
     /// Recently seen guest tasks, valid for `binding`.
     tasks: TaskCache,
+    /// Recently resolved files, valid for `binding`.
+    files: Files,
     /// The secrets that apply to the VM.
     secrets: Option<Arc<SecretSet>>,
     /// Recent IPv4 stream sockets' addresses (a closed one loses its port).
@@ -531,6 +541,7 @@ impl Tracker {
             st.binding = Binding::unchecked(&profile);
             st.profile = profile;
             st.tasks.clear();
+            st.files.invalidate();
             st.sockets.clear();
         }
         st.armed = now_armed;
@@ -560,7 +571,8 @@ impl Tracker {
         let mut reg = self.registry.lock();
         let id = reg.next_id;
         let slots = KVVec::from_elem(Slot::default(), self.pending_max, GFP_KERNEL);
-        let vm = slots.map_err(Error::from).and_then(|slots| {
+        let files = KVVec::from_elem(None, FILE_CACHE_SIZE, GFP_KERNEL);
+        let vm = slots.and_then(|slots| Ok((slots, files?))).map_err(Error::from).and_then(|(slots, files)| {
             Arc::pin_init(
                 try_pin_init!(Vm {
                     id,
@@ -584,6 +596,7 @@ impl Tracker {
                             profile: None,
                             binding: Binding::unchecked(&None),
                             tasks: TaskCache::default(),
+                            files: FileCache::new(files),
                             secrets: None,
                             sockets: diffusion::SocketCache::default(),
                         },
@@ -721,6 +734,7 @@ impl Tracker {
             let changed = st.binding.state != state;
             st.binding = Binding { state, lstar, slide };
             st.tasks.clear();
+            st.files.invalidate();
             st.sockets.clear();
             if changed {
                 let event = if state == ProfileState::Active {
@@ -793,14 +807,13 @@ impl Tracker {
             fd,
             ..FileRecord::default()
         };
+        let now = shim::clock_ns();
         let status = match kernel.descriptor(mem, task.task, fd as u64) {
             Ok(Descriptor::NotOpen) => Resolution::None,
-            Ok(Descriptor::Open(file)) => {
-                match kernel.file_identity(mem, task.task, file, &mut record) {
-                    Ok(()) => Resolution::Resolved,
-                    Err(_) => Resolution::Unresolved,
-                }
-            }
+            Ok(Descriptor::Open(file)) => match Self::file_identity(vm, kernel, mem, task.task, file, now, &mut record) {
+                Ok(()) => Resolution::Resolved,
+                Err(_) => Resolution::Unresolved,
+            },
             Err(_) => Resolution::Unresolved,
         };
         if status == Resolution::Unresolved {
@@ -810,7 +823,7 @@ impl Tracker {
             vm.resolved.fetch_add(1, ordering::Relaxed);
         }
         record.status = status as u32;
-        record.header = RecordHeader::new::<FileRecord>(RecordKind::File, shim::clock_ns());
+        record.header = RecordHeader::new::<FileRecord>(RecordKind::File, now);
         self.hub.emit_file(&mut record);
         let mut object = Object::from_record(&record);
         if object.socket_valid && object.socket.family == AF_INET {
@@ -821,6 +834,36 @@ impl Tracker {
         }
         self.note_confidential(vm, secrets, task, &record, &object, nr);
         (object, record.path_bytes().starts_with(b"/proc/"))
+    }
+
+    /// Fills the identity of the open file at `file` into `record`: from
+    /// the VM's file cache when its key still matches, else read from the
+    /// guest (and cached). On a fault the identity fields are zero.
+    fn file_identity(
+        vm: &Vm,
+        kernel: &Kernel<'_>,
+        mem: &mut VcpuMemory,
+        task: u64,
+        file: u64,
+        now: u64,
+        record: &mut FileRecord,
+    ) -> core::result::Result<(), Fault> {
+        let key: FileKey = match kernel.file_key(mem, file) {
+            Ok(key) => key,
+            // Nothing was filled in: the identity fields are still zero.
+            Err(fault) => return Err(fault),
+        };
+        let generation = {
+            let st = vm.state.lock();
+            if st.files.lookup(&key, now, record) {
+                return Ok(());
+            }
+            st.files.generation()
+        };
+        // Reads guest memory and may sleep: not under the lock.
+        kernel.file_identity_of(mem, task, &key, record)?;
+        vm.state.lock().files.insert(generation, now, &key, record);
+        Ok(())
     }
 
     /// A regular file seen under a name: makes it confidential if the
@@ -957,6 +1000,10 @@ impl Tracker {
         }
         st.calls.call_id += 1;
         let call_id = st.calls.call_id;
+        if fdcalls::changes_paths(fdcalls::effective_nr(regs.rax)) {
+            // Again when it returns: see FileCache.
+            st.files.invalidate();
+        }
         let profile = st.profile.clone();
         let binding = st.binding;
         let secrets = st.secrets.clone();
@@ -1255,6 +1302,9 @@ impl Tracker {
             st.calls.unmatched_returns += 1;
             return;
         };
+        if fdcalls::changes_paths(call.record.nr) {
+            st.files.invalidate();
+        }
         let record = &mut call.record;
         // RAX holds the return value as a signed long.
         record.ret = regs.rax as i64;

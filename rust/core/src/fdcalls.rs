@@ -110,6 +110,34 @@ pub fn changes_task_identity(nr: u64, args: &[u64; 6]) -> bool {
     }
 }
 
+/// Whether the call can change the path an open file is seen under (a
+/// rename or unlink, a mount change, a new root or namespace), or does
+/// file operations the tracker does not see one by one (`io_uring_enter`),
+/// so that cached file identities must be read again.
+pub fn changes_paths(nr: u64) -> bool {
+    matches!(
+        nr,
+        82 // rename
+            | 84 // rmdir
+            | 87 // unlink
+            | 155 // pivot_root
+            | 161 // chroot
+            | 165 // mount
+            | 166 // umount2
+            | 263 // unlinkat
+            | 264 // renameat
+            | 272 // unshare
+            | 308 // setns
+            | 316 // renameat2
+            | 426 // io_uring_enter
+            | 428 // open_tree
+            | 429 // move_mount
+            | 432 // fsmount
+            | 442 // mount_setattr
+            | 467 // open_tree_attr
+    )
+}
+
 /// Whether the call writes to its descriptor (`write`, `pwrite64`,
 /// `writev`, `pwritev`, `pwritev2`).
 pub fn is_write(nr: u64) -> bool {
@@ -161,6 +189,13 @@ mod tests {
     fn writes() {
         assert!(is_write(1) && is_write(20) && is_write(328));
         assert!(!is_write(0) && !is_write(257));
+    }
+
+    #[test]
+    fn path_changes() {
+        assert!(changes_paths(82) && changes_paths(316) && changes_paths(165) && changes_paths(161));
+        assert!(changes_paths(effective_nr(0x1_0000_0000 | 264)));
+        assert!(!changes_paths(0) && !changes_paths(1) && !changes_paths(257) && !changes_paths(39));
     }
 
     #[test]

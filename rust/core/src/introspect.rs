@@ -329,28 +329,19 @@ impl Kernel<'_> {
         file: u64,
         out: &mut FileRecord,
     ) -> Result<(), Fault> {
-        let result = self.fill_file_identity(mem, task, file, out);
-        if result.is_err() {
-            out.file = 0;
-            out.mode = 0;
-            out.kind = FileKind::Unknown as u32;
-            out.ino = 0;
-            out.dev_major = 0;
-            out.dev_minor = 0;
-            out.flags = 0;
-            out.path_len = 0;
-            out.socket = Default::default();
+        match self.file_key(mem, file) {
+            Ok(key) => self.file_identity_of(mem, task, &key, out),
+            Err(fault) => {
+                clear_identity(out);
+                Err(fault)
+            }
         }
-        result
     }
 
-    fn fill_file_identity(
-        &self,
-        mem: &mut impl GuestMemory,
-        task: u64,
-        file: u64,
-        out: &mut FileRecord,
-    ) -> Result<(), Fault> {
+    /// Reads what identifies the open file at `file` for [`FileCache`]:
+    /// the `struct file` and the inode, mount and dentry it points at
+    /// (one guest read).
+    pub fn file_key(&self, mem: &mut impl GuestMemory, file: u64) -> Result<FileKey, Fault> {
         let o = self.off();
         let file = struct_ptr(file)?;
         let [inode, mnt, dentry] = read_fields(
@@ -362,6 +353,43 @@ impl Kernel<'_> {
                 (nested(o.file_f_path, o.path_dentry)?, 8),
             ],
         )?;
+        Ok(FileKey {
+            file,
+            inode,
+            mnt,
+            dentry,
+        })
+    }
+
+    /// [`Kernel::file_identity`] for a file whose [`FileKey`] was read.
+    pub fn file_identity_of(
+        &self,
+        mem: &mut impl GuestMemory,
+        task: u64,
+        key: &FileKey,
+        out: &mut FileRecord,
+    ) -> Result<(), Fault> {
+        let result = self.fill_file_identity(mem, task, key, out);
+        if result.is_err() {
+            clear_identity(out);
+        }
+        result
+    }
+
+    fn fill_file_identity(
+        &self,
+        mem: &mut impl GuestMemory,
+        task: u64,
+        key: &FileKey,
+        out: &mut FileRecord,
+    ) -> Result<(), Fault> {
+        let o = self.off();
+        let FileKey {
+            file,
+            inode,
+            mnt,
+            dentry,
+        } = *key;
         let inode = struct_ptr(inode)?;
         let [mode, ino, sb] = read_fields(mem, inode, [(o.inode_i_mode, 2), (o.inode_i_ino, 8), (o.inode_i_sb, 8)])?;
         let mode = mode as u32;
@@ -588,6 +616,20 @@ impl DentryWindow {
     }
 }
 
+/// Zeroes the identity fields of `out` (kind, mode, device, inode, path,
+/// socket): nothing a forged structure put there is kept.
+fn clear_identity(out: &mut FileRecord) {
+    out.file = 0;
+    out.mode = 0;
+    out.kind = FileKind::Unknown as u32;
+    out.ino = 0;
+    out.dev_major = 0;
+    out.dev_minor = 0;
+    out.flags = 0;
+    out.path_len = 0;
+    out.socket = Default::default();
+}
+
 /// A path built from its last component backwards.
 struct PathBuilder {
     buf: [u8; FILE_PATH_MAX],
@@ -681,6 +723,159 @@ impl TaskCache {
     /// Drops everything (the profile changed).
     pub fn clear(&mut self) {
         self.entries = [None; TASK_CACHE_SIZE];
+    }
+}
+
+/// What an open file's cached identity is checked against at every call:
+/// the `struct file` and the inode, mount and dentry it points at, read
+/// again with one guest read ([`Kernel::file_key`]). A `struct file` freed
+/// and reused for another file points at another dentry or mount.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileKey {
+    /// Guest address of the `struct file`.
+    pub file: u64,
+    /// `file->f_inode`.
+    pub inode: u64,
+    /// `file->f_path.mnt`.
+    pub mnt: u64,
+    /// `file->f_path.dentry`.
+    pub dentry: u64,
+}
+
+/// Number of entries of a [`FileCache`] (the module gives it this many).
+pub const FILE_CACHE_SIZE: usize = 32;
+/// Longest path a [`FileCache`] entry keeps: files with longer paths are
+/// resolved in full at every call.
+pub const FILE_CACHE_PATH_MAX: usize = 192;
+/// How long a cached identity is trusted (ns): bounds how long a name
+/// changed without a trapped call (see [`FileCache`]) can stay stale.
+pub const FILE_CACHE_TTL_NS: u64 = 1_000_000_000;
+
+const _: () = assert!(FILE_CACHE_PATH_MAX <= FILE_PATH_MAX);
+
+/// One cached file identity: the fields of a [`FileRecord`] that
+/// [`Kernel::file_identity`] fills for a file that is not a socket.
+#[derive(Clone, Copy)]
+pub struct FileCacheEntry {
+    key: FileKey,
+    /// [`FileCache::generation`] when the identity was read.
+    generation: u64,
+    /// When it was stored (ns, the caller's clock).
+    stored_ns: u64,
+    kind: u32,
+    mode: u32,
+    dev_major: u32,
+    dev_minor: u32,
+    flags: u32,
+    path_len: u32,
+    ino: u64,
+    path: [u8; FILE_CACHE_PATH_MAX],
+}
+
+/// A small direct-mapped cache of file identities, by `struct file`
+/// address, over caller-provided storage (it never allocates).
+///
+/// Resolving a file's path costs a guest read per dentry and mount
+/// crossed; a cached identity costs the one read of its [`FileKey`]. What
+/// a key does not cover is the name: a rename, an unlink, a mount change
+/// or a new root changes a path without touching the `struct file`. The
+/// tracker [`FileCache::invalidate`]s the whole cache when a call that can
+/// do that ([`crate::fdcalls::changes_paths`]) enters and when it returns;
+/// an identity read while such a call ran is not stored (the generation
+/// moved on), and none is trusted for longer than [`FILE_CACHE_TTL_NS`].
+/// Sockets are never cached: their addresses change with `connect`.
+pub struct FileCache<S> {
+    entries: S,
+    generation: u64,
+}
+
+impl<S: core::ops::DerefMut<Target = [Option<FileCacheEntry>]>> FileCache<S> {
+    /// A cache of `storage.len()` entries (none: nothing is cached).
+    pub fn new(mut storage: S) -> Self {
+        storage.fill(None);
+        Self {
+            entries: storage,
+            generation: 0,
+        }
+    }
+
+    fn slot(&self, file: u64) -> Option<usize> {
+        // `struct file`s are at least 64-byte aligned slab objects.
+        let len = self.entries.len();
+        (len != 0).then(|| ((file >> 6) as usize) % len)
+    }
+
+    /// The generation to hand back to [`FileCache::insert`]: read it
+    /// before reading the guest.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Fills the identity fields of `out` from the entry for `key`, if
+    /// there is one that is current at `now_ns`; false otherwise (then
+    /// `out` is untouched).
+    pub fn lookup(&self, key: &FileKey, now_ns: u64, out: &mut FileRecord) -> bool {
+        let Some(Some(e)) = self.slot(key.file).map(|i| &self.entries[i]) else {
+            return false;
+        };
+        if e.key != *key
+            || e.generation != self.generation
+            || now_ns.saturating_sub(e.stored_ns) > FILE_CACHE_TTL_NS
+        {
+            return false;
+        }
+        let len = e.path_len as usize;
+        out.file = key.file;
+        out.kind = e.kind;
+        out.mode = e.mode;
+        out.dev_major = e.dev_major;
+        out.dev_minor = e.dev_minor;
+        out.flags = e.flags;
+        out.ino = e.ino;
+        out.socket = Default::default();
+        out.path_len = e.path_len;
+        out.path[..len].copy_from_slice(&e.path[..len]);
+        true
+    }
+
+    /// Remembers the identity in `record`, resolved for `key` after
+    /// [`FileCache::generation`] returned `generation`. Not stored (false)
+    /// if the cache was invalidated since, for a socket, or for a path
+    /// longer than [`FILE_CACHE_PATH_MAX`].
+    pub fn insert(&mut self, generation: u64, now_ns: u64, key: &FileKey, record: &FileRecord) -> bool {
+        let len = record.path_len as usize;
+        if generation != self.generation
+            || record.kind == FileKind::Socket as u32
+            || record.flags & FILE_SOCKET_VALID != 0
+            || len > FILE_CACHE_PATH_MAX
+            || record.file != key.file
+        {
+            return false;
+        }
+        let Some(i) = self.slot(key.file) else {
+            return false;
+        };
+        let mut path = [0u8; FILE_CACHE_PATH_MAX];
+        path[..len].copy_from_slice(&record.path[..len]);
+        self.entries[i] = Some(FileCacheEntry {
+            key: *key,
+            generation,
+            stored_ns: now_ns,
+            kind: record.kind,
+            mode: record.mode,
+            dev_major: record.dev_major,
+            dev_minor: record.dev_minor,
+            flags: record.flags,
+            path_len: record.path_len,
+            ino: record.ino,
+            path,
+        });
+        true
+    }
+
+    /// Forgets every entry, and refuses identities read before now.
+    pub fn invalidate(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
     }
 }
 

@@ -555,3 +555,113 @@ fn windows_that_cannot_be_read_fall_back_to_members() {
     assert_eq!(f.path_bytes(), b"/tmp/dir/secret.txt");
     assert_eq!((f.dev_major, f.dev_minor, f.ino), (0, 23, 1234));
 }
+
+/// The identity fields of two records, for comparing a cached identity
+/// with a full resolution.
+fn identity_of(f: &FileRecord) -> (u64, u32, u32, u32, u32, u32, u64, std::vec::Vec<u8>) {
+    (f.file, f.kind, f.mode, f.dev_major, f.dev_minor, f.flags, f.ino, f.path_bytes().to_vec())
+}
+
+fn file_cache() -> FileCache<Vec<Option<FileCacheEntry>>> {
+    FileCache::new(vec![None; FILE_CACHE_SIZE])
+}
+
+/// Resolves descriptor 3 through `cache` as the tracker does: the key is
+/// always read, the rest only on a miss. Returns the record and whether
+/// it came from the cache.
+fn resolve_cached(
+    m: &mut FakeMemory,
+    p: &Profile,
+    cache: &mut FileCache<Vec<Option<FileCacheEntry>>>,
+    now_ns: u64,
+) -> (FileRecord, bool) {
+    let k = Kernel {
+        profile: p,
+        slide: SLIDE,
+    };
+    let Descriptor::Open(file) = k.descriptor(m, TASK, 3).unwrap() else {
+        panic!("descriptor 3 is not open");
+    };
+    let key = k.file_key(m, file).unwrap();
+    let mut out = FileRecord::default();
+    if cache.lookup(&key, now_ns, &mut out) {
+        return (out, true);
+    }
+    let generation = cache.generation();
+    k.file_identity_of(m, TASK, &key, &mut out).unwrap();
+    cache.insert(generation, now_ns, &key, &out);
+    (out, false)
+}
+
+#[test]
+fn file_cache_gives_what_resolution_gives_for_one_read() {
+    let (mut m, p) = guest();
+    let full = resolve_fd(&mut m, &p, 3).unwrap();
+    let mut cache = file_cache();
+    let (first, hit) = resolve_cached(&mut m, &p, &mut cache, 1000);
+    assert!(!hit);
+    assert_eq!(identity_of(&first), identity_of(&full));
+    let before = m.reads;
+    let (again, hit) = resolve_cached(&mut m, &p, &mut cache, 2000);
+    assert!(hit);
+    assert_eq!(identity_of(&again), identity_of(&full));
+    // current_task is not read here: the descriptor (4 reads) and the key (1).
+    assert_eq!(m.reads - before, 5);
+}
+
+#[test]
+fn file_cache_checks_the_key_generation_and_age() {
+    let (mut m, p) = guest();
+    let o = p.offsets;
+    let mut cache = file_cache();
+    assert!(!resolve_cached(&mut m, &p, &mut cache, 0).1);
+    assert!(resolve_cached(&mut m, &p, &mut cache, FILE_CACHE_TTL_NS).1);
+    // Too old: read again.
+    assert!(!resolve_cached(&mut m, &p, &mut cache, 2 * FILE_CACHE_TTL_NS + 1).1);
+    // A rename (or any path change): everything is read again.
+    cache.invalidate();
+    assert!(!resolve_cached(&mut m, &p, &mut cache, 2 * FILE_CACHE_TTL_NS + 2).1);
+    // The struct file freed and reused for the directory: another dentry.
+    m.w64(FILE + u64::from(o.file_f_path) + u64::from(o.path_dentry), DENTRY_DIR);
+    let (dir, hit) = resolve_cached(&mut m, &p, &mut cache, 2 * FILE_CACHE_TTL_NS + 3);
+    assert!(!hit);
+    assert_eq!(dir.path_bytes(), b"/tmp/dir");
+}
+
+#[test]
+fn file_cache_refuses_what_it_must_not_keep() {
+    let (mut m, p) = guest();
+    let k = Kernel {
+        profile: &p,
+        slide: SLIDE,
+    };
+    let mut cache = file_cache();
+    let key = k.file_key(&mut m, FILE).unwrap();
+    let mut full = FileRecord::default();
+    k.file_identity_of(&mut m, TASK, &key, &mut full).unwrap();
+    // Read while a path-changing call ran: not stored.
+    let generation = cache.generation();
+    cache.invalidate();
+    assert!(!cache.insert(generation, 0, &key, &full));
+    // Sockets change with connect; long paths are not kept.
+    let socket = FileRecord {
+        kind: FileKind::Socket as u32,
+        ..full
+    };
+    assert!(!cache.insert(cache.generation(), 0, &key, &socket));
+    let long = FileRecord {
+        path_len: (FILE_CACHE_PATH_MAX + 1) as u32,
+        ..full
+    };
+    assert!(!cache.insert(cache.generation(), 0, &key, &long));
+    // A record of another struct file than the key's.
+    let other = FileRecord { file: FILE + 0x100, ..full };
+    assert!(!cache.insert(cache.generation(), 0, &key, &other));
+    assert!(cache.insert(cache.generation(), 0, &key, &full));
+    let mut out = FileRecord::default();
+    assert!(cache.lookup(&key, 0, &mut out));
+    // No storage: nothing is cached, nothing fails.
+    let mut none: FileCache<Vec<Option<FileCacheEntry>>> = FileCache::new(Vec::new());
+    assert!(!none.insert(none.generation(), 0, &key, &full));
+    assert!(!none.lookup(&key, 0, &mut out));
+}
