@@ -49,7 +49,13 @@
 : "${RB_FUZZ_CHUNK:=2000}"
 : "${RB_IOCTLS:=20000}"
 : "${RB_CYCLES:=10}"
-: "${RB_STORM_CALLS:=500}"
+# Calls per storm run: a run must end (a STORM line) several times during
+# the cycles, and the debug kernel (KASAN) is several times slower.
+if grep -q '^CONFIG_KASAN=y' "${LT_KDIR:-}/.config" 2>/dev/null; then
+	: "${RB_STORM_CALLS:=100}"
+else
+	: "${RB_STORM_CALLS:=500}"
+fi
 # How long each traced call sleeps in the module while races are forced.
 : "${RB_HOLD_US:=50000}"
 # The ring while the hostile guest runs: large, so that the reader keeps
