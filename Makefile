@@ -24,7 +24,7 @@ USER_BINS := leaktrace lt-devtest lt-ioctlfuzz
 # /usr/bin): they make their system calls with their own syscall
 # instruction, so the testbed sees exactly the arguments they print.
 GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror
-GUEST_BINS := lt-syscalls lt-ident lt-udp lt-diffuse lt-bench lt-ringbench lt-fuzz lt-forge
+GUEST_BINS := lt-syscalls lt-ident lt-udp lt-diffuse lt-bench lt-ringbench lt-membench lt-fuzz lt-forge
 GUEST_H := $(ROOT)/selftests/leaktrace/guest/lt-guest.h
 
 .PHONY: all setup kernel module user guest guest-kernels kvm-selftest testbed-deps check unit-test stability bench stress demo clean help
@@ -90,6 +90,11 @@ $(BUILD)/bin/lt-fuzz: $(ROOT)/selftests/leaktrace/guest/lt-fuzz.c $(GUEST_H)
 
 # A guest that forges the structures leaktrace reads (robustness suites).
 $(BUILD)/bin/lt-forge: $(ROOT)/selftests/leaktrace/guest/lt-forge.c $(GUEST_H)
+	@mkdir -p $(dir $@)
+	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
+
+# What copying a record costs on L1's (emulated) CPU (make bench).
+$(BUILD)/bin/lt-membench: $(ROOT)/selftests/leaktrace/membench/lt-membench.c
 	@mkdir -p $(dir $@)
 	@$(CC) $(GUEST_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
 

@@ -563,6 +563,8 @@ bench_main() {
 		sed 's/^/# /' "$LT_TMP/shutdown.out"
 	done
 	[ "$BENCH_RING" = 0 ] || bench_ring
+	# Diagnostic only (no test): what a record copy costs on this CPU.
+	"$LT_BIN/lt-membench" 2>&1 | sed 's/^/# /'
 	if [ "$BENCH_PROFILE" != 0 ]; then
 		for n in $(for f in $BENCH_PROFILE_RUNS; do echo "${f%%:*}"; done | awk '!seen[$0]++'); do
 			BENCH_T0=$(date +%s)
