@@ -572,7 +572,7 @@ impl Tracker {
         let id = reg.next_id;
         let slots = KVVec::from_elem(Slot::default(), self.pending_max, GFP_KERNEL);
         let files = KVVec::from_elem(None, FILE_CACHE_SIZE, GFP_KERNEL);
-        let vm = slots.and_then(|slots| Ok((slots, files?))).map_err(Error::from).and_then(|(slots, files)| {
+        let vm = slots.and_then(|slots| files.map(|files| (slots, files))).map_err(Error::from).and_then(|(slots, files)| {
             Arc::pin_init(
                 try_pin_init!(Vm {
                     id,
