@@ -82,7 +82,6 @@ use crate::introspect::Descriptor;
 use crate::introspect::Fault;
 use crate::introspect::FileCache;
 use crate::introspect::FileCacheEntry;
-use crate::introspect::FileKey;
 use crate::introspect::FILE_CACHE_SIZE;
 use crate::introspect::GuestMemory;
 use crate::introspect::Kernel;
@@ -848,11 +847,8 @@ impl Tracker {
         now: u64,
         record: &mut FileRecord,
     ) -> core::result::Result<(), Fault> {
-        let key: FileKey = match kernel.file_key(mem, file) {
-            Ok(key) => key,
-            // Nothing was filled in: the identity fields are still zero.
-            Err(fault) => return Err(fault),
-        };
+        // On a fault nothing was filled in: the identity fields are zero.
+        let key = kernel.file_key(mem, file)?;
         let generation = {
             let st = vm.state.lock();
             if st.files.lookup(&key, now, record) {
@@ -987,6 +983,8 @@ impl Tracker {
     /// A SYSCALL trapped, before KVM emulates it.
     fn syscall(&self, vcpu: *mut c_void, regs: &TrapRegs) {
         let Some(vm) = self.vm_of(vcpu) else { return };
+        // What the guest kernel runs: the low half of RAX.
+        let nr = fdcalls::effective_nr(regs.rax);
         vm.traps.fetch_add(1, ordering::Relaxed);
         let mut st = vm.state.lock();
         if matches!(st.identity, Identity::Unknown { .. }) {
@@ -1000,7 +998,7 @@ impl Tracker {
         }
         st.calls.call_id += 1;
         let call_id = st.calls.call_id;
-        if fdcalls::changes_paths(fdcalls::effective_nr(regs.rax)) {
+        if fdcalls::changes_paths(nr) {
             // Again when it returns: see FileCache.
             st.files.invalidate();
         }
@@ -1012,8 +1010,6 @@ impl Tracker {
             self.hold_trap(&vm);
         }
 
-        // What the guest kernel runs: the low half of RAX.
-        let nr = fdcalls::effective_nr(regs.rax);
         let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
         const _: () = assert!(SYSCALL_ARGS == 6);
         let ends = nr == NR_EXIT || nr == NR_EXIT_GROUP;

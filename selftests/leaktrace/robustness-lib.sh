@@ -51,7 +51,12 @@
 : "${RB_CYCLES:=10}"
 # Calls per storm run: a run must end (a STORM line) several times during
 # the cycles, and the debug kernel (KASAN) is several times slower.
-if grep -q '^CONFIG_KASAN=y' "${LT_KDIR:-}/.config" 2>/dev/null; then
+# rb_kasan_kernel: whether L1 runs a KASAN kernel (the debug variant).
+rb_kasan_kernel() {
+	grep -q '^CONFIG_KASAN=y' "${LT_KDIR:-}/.config" 2>/dev/null
+}
+
+if rb_kasan_kernel; then
 	: "${RB_STORM_CALLS:=100}"
 else
 	: "${RB_STORM_CALLS:=500}"
@@ -818,7 +823,7 @@ t_memory_back() {
 # kmemleak's to find (t_kmemleak).
 rb_mem_bound() {
 	local quarantine
-	if grep -q '^CONFIG_KASAN=y' "$LT_KDIR/.config" 2>/dev/null; then
+	if rb_kasan_kernel; then
 		quarantine=$(awk '/^MemTotal:/ { print int($2 / 32) }' /proc/meminfo)
 		echo "KASAN kernel: the bound adds its quarantine, up to $quarantine kB" >&2
 		echo $(($1 + quarantine))
