@@ -61,6 +61,10 @@ if rb_kasan_kernel; then
 else
 	: "${RB_STORM_CALLS:=500}"
 fi
+# The storm guests' own timeout: they must outlive the lifecycle cycles
+# and the forced races that follow (t_storms_check stops them), which on
+# a KASAN kernel take longer than a guest's usual LT_VM_TIMEOUT.
+: "${RB_STORM_TIMEOUT:=$((${LT_VM_TIMEOUT:-300} * 4))}"
 # How long each traced call sleeps in the module while races are forced.
 : "${RB_HOLD_US:=50000}"
 # The ring while the hostile guest runs: large, so that the reader keeps
@@ -634,12 +638,15 @@ rb_reader_killed() {
 }
 
 t_lifecycle() {
-	local c ok=0 n s p i churn=5 killed=0 readers
+	local c ok=0 n s p i churn=5 killed=0 readers saved
 	lt_unload_module || return 1
 	# Three storm guests, and a fourth to be killed while traced.
+	saved=$LT_VM_TIMEOUT
+	LT_VM_TIMEOUT=$RB_STORM_TIMEOUT
 	for n in 1 2 3 4; do
-		lt_start_vm "$n" "$(rb_uuid $((10 + n)))" "$RB_STORM" || return 1
+		lt_start_vm "$n" "$(rb_uuid $((10 + n)))" "$RB_STORM" || { LT_VM_TIMEOUT=$saved; return 1; }
 	done
+	LT_VM_TIMEOUT=$saved
 	sleep 20	# booting, and their first fuzz runs
 	rb_storm_progress >"$LT_TMP/rb-storm-before"
 	for c in $(seq 1 "$RB_CYCLES"); do
