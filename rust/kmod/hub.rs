@@ -132,7 +132,7 @@ impl Hub {
 
     /// Queues a system call record: bulk, dropped first when the reader
     /// falls behind (it leaves the ring's reserve to rarer records).
-    pub(crate) fn emit_syscall(&self, mut record: SyscallRecord) {
+    pub(crate) fn emit_syscall(&self, record: &mut SyscallRecord) {
         let pushed = self.ring.lock().push_bulk(record.as_bytes_mut());
         self.pushed(pushed);
     }

@@ -484,8 +484,10 @@ impl Tracker {
         });
     }
 
-    /// Emits a finished call, numbering it within its VM.
-    fn emit_call(&self, calls: &mut CallCounts, mut record: SyscallRecord, end: SyscallEnd) {
+    /// Emits a finished call, numbering it within its VM. By reference:
+    /// under the testbed's emulated CPU each copy of a record costs about
+    /// a microsecond (Documentation/evaluation.md, lt-membench).
+    fn emit_call(&self, calls: &mut CallCounts, record: &mut SyscallRecord, end: SyscallEnd) {
         // The header's time is when the record is produced: now, at the end.
         record.header.time_ns = shim::clock_ns();
         record.end = end as u32;
@@ -502,10 +504,9 @@ impl Tracker {
     fn drain_pending(&self, st: &mut VmState) {
         let now = shim::clock_ns();
         let VmState { pending, calls, .. } = st;
-        pending.drain(|call| {
-            let mut record = call.record;
-            record.exit_ns = now;
-            self.emit_call(calls, record, SyscallEnd::Untraced);
+        pending.drain(|mut call| {
+            call.record.exit_ns = now;
+            self.emit_call(calls, &mut call.record, SyscallEnd::Untraced);
         });
     }
 
@@ -1079,7 +1080,7 @@ impl Tracker {
             call_id,
             task,
         };
-        let call = PendingCall {
+        let mut call = PendingCall {
             record,
             fds,
             clone3_flags: details.0,
@@ -1096,14 +1097,10 @@ impl Tracker {
             // Untraced while we read the guest.
             return;
         }
-        let mut call = call;
         call.record.uuid = Vm::uuid(&st);
         if ends {
-            let record = SyscallRecord {
-                exit_ns: now,
-                ..call.record
-            };
-            self.emit_call(&mut st.calls, record, SyscallEnd::NoReturn);
+            call.record.exit_ns = now;
+            self.emit_call(&mut st.calls, &mut call.record, SyscallEnd::NoReturn);
             return;
         }
         let VmState { pending, calls, .. } = &mut *st;
@@ -1113,15 +1110,14 @@ impl Tracker {
             now,
             call,
             self.pending_timeout_ns,
-            |old, end| {
-                let mut record = old.record;
-                record.exit_ns = now;
+            |mut old, end| {
+                old.record.exit_ns = now;
                 let end = match end {
                     End::Superseded => SyscallEnd::Superseded,
                     End::TimedOut => SyscallEnd::TimedOut,
                     End::Evicted => SyscallEnd::Evicted,
                 };
-                self.emit_call(calls, record, end);
+                self.emit_call(calls, &mut old.record, end);
             },
         );
     }
@@ -1312,7 +1308,7 @@ impl Tracker {
             FdResult::Nothing
         };
         if !resolved {
-            self.emit_call(&mut st.calls, call.record, SyscallEnd::Returned);
+            self.emit_call(&mut st.calls, &mut call.record, SyscallEnd::Returned);
             return;
         }
         // Reading descriptors and applying diffusion may sleep: not under
@@ -1334,7 +1330,7 @@ impl Tracker {
         }
         {
             let mut st = vm.state.lock();
-            self.emit_call(&mut st.calls, call.record, SyscallEnd::Returned);
+            self.emit_call(&mut st.calls, &mut call.record, SyscallEnd::Returned);
         }
         self.diffuse(&vm, vcpu, profile.as_deref(), binding, &call, diffusion::Phase::Return);
     }

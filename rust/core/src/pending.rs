@@ -80,7 +80,11 @@ impl<T: Copy, S: DerefMut<Target = [Slot<T>]>> PendingTable<T, S> {
     fn take(&mut self, i: usize) -> T {
         let call = self.storage[i].call;
         self.len -= 1;
-        self.storage[i] = self.storage[self.len];
+        // The last slot fills the hole; usually `i` is the last (one call
+        // pending per vCPU), and a slot is large: no copy onto itself.
+        if i != self.len {
+            self.storage[i] = self.storage[self.len];
+        }
         call
     }
 
