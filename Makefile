@@ -14,6 +14,11 @@ ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 BUILD := $(ROOT)/build
 VARIANT ?= release
 export LEAKTRACE_KERNEL_VARIANT := $(VARIANT)
+# `make check SUITES="smoke diffusion"`: only those testbed suites (the
+# unit tests and builds always run); see scripts/check.
+ifdef SUITES
+export LEAKTRACE_CHECK_SUITES := $(SUITES)
+endif
 
 # Static binaries that run inside the testbed (L1 host and L2 guests).
 RUST_TARGET := x86_64-unknown-linux-gnu
